@@ -1,0 +1,54 @@
+"""gradcheck: tells you whether the gradients your code computes are right."""
+
+__all__ = [
+    "Case",
+    "GradcheckFixture",
+    "GradcheckError",
+    "GradientMismatch",
+    "InvalidArgument",
+    "ModelError",
+    "NoBackend",
+    "Parameter",
+    "Problem",
+    "Report",
+    "Verdict",
+    "__version__",
+    "assert_gradients",
+    "backends",
+    "case",
+    "check",
+    "hookimpl",
+]
+
+from importlib.metadata import PackageNotFoundError, version
+
+from gradcheck.api import Case
+from gradcheck.api import assert_gradients
+from gradcheck.api import case
+from gradcheck.api import check
+from gradcheck.errors import GradcheckError
+from gradcheck.errors import GradientMismatch
+from gradcheck.errors import InvalidArgument
+from gradcheck.errors import ModelError
+from gradcheck.errors import NoBackend
+from gradcheck.hookspecs import hookimpl
+from gradcheck.plugins import backends
+from gradcheck.problem import Parameter
+from gradcheck.problem import Problem
+from gradcheck.report import Report
+from gradcheck.tolerance import Verdict
+
+try:
+    __version__ = version("gradcheck")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+
+def __getattr__(name: str) -> object:
+    # The fixture's class lives with the pytest plugin, which imports pytest: load it
+    # only when asked for, so that `import gradcheck` stays cheap.
+    if name == "GradcheckFixture":
+        from gradcheck.pytest_plugin import GradcheckFixture
+
+        return GradcheckFixture
+    raise AttributeError(f"module 'gradcheck' has no attribute {name!r}")

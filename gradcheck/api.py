@@ -1,0 +1,223 @@
+"""The entry points: :func:`check`, :func:`assert_gradients` and :class:`Case`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcheck import engine, plugins
+from gradcheck.errors import GradientMismatch, InvalidArgument
+from gradcheck.report import Report
+from gradcheck.tolerance import DEFAULT_ATOL, DEFAULT_RTOL
+
+__all__ = ["Case", "CaseSpec", "assert_gradients", "case", "check"]
+
+
+def check(
+    obj: object,
+    *args: object,
+    grad: Callable[..., Any] | None = None,
+    value_and_grad: Callable[..., Any] | None = None,
+    method: str = "central",
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    step: float | None = None,
+    seed: int | None = None,
+    strict: bool = False,
+    **kwargs: object,
+) -> Report:
+    """Compare an analytic gradient with finite differences, element by element.
+
+    Parameters
+    ----------
+    obj : object
+        What to check; the backend that accepts it decides what ``args`` mean. For a
+        plain function ``f(params) -> float``: ``check(f, params, grad=df)``.
+    *args : object
+        For a plain function, ``params``: a float, an array, or a dict / list / tuple of
+        those. For a model's loss method returning ``(loss, grads)``, its inputs.
+    grad : callable, optional
+        ``grad(params)`` returns the gradient in the structure of ``params``.
+    value_and_grad : callable, optional
+        ``value_and_grad(params)`` returns ``(value, gradient)`` from one pass. Give
+        exactly one of ``grad`` and ``value_and_grad`` for a plain function, and neither
+        for objects that carry their own gradients (a model with ``(loss, grads)``,
+        micrograd-style values, autograd).
+    method : {"central", "richardson", "complex"}, default "central"
+        ``"central"``: one central difference per element, refined (second step,
+        one-sided probes) only where the first is not clearly within tolerance.
+        ``"richardson"``: a second step for every element. ``"complex"``: complex step,
+        for f written with NumPy functions that accept complex input.
+    rtol, atol : float, default 1e-6 and 0
+        Floors added to the tolerance the error model computes.
+    step : float, optional
+        Relative step ``h / max(|x|, 1)``; by default ``noise ** (1/3)``, from the
+        measured noise level of f.
+    seed : int, optional
+        Seed for the random choices; recorded in the report either way.
+    strict : bool, default False
+        Make kinks and inconclusive elements fail the report too.
+    **kwargs
+        Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
+        backend). An option no one uses is an error.
+
+    Returns
+    -------
+    Report
+        ``report.ok`` is False when some element is a mismatch.
+
+    Raises
+    ------
+    InvalidArgument
+        For a bad option, unusable parameters, or a missing gradient.
+    NoBackend
+        When no installed backend accepts ``obj``.
+    ModelError
+        When f or the gradient raises, is not finite at the start point, or returns the
+        wrong shape or structure.
+
+    Notes
+    -----
+    The user's objects are never changed: parameters that must be perturbed in place
+    are restored bit for bit, also when f raises or on KeyboardInterrupt.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def J(p):                       # J = 3 (x + y z)
+    ...     return 3 * (p[0] + p[1] * p[2])
+    >>> report = check(J, np.array([5.0, 3.0, 2.0]),
+    ...                grad=lambda p: np.array([3.0, 3 * p[2], 3 * p[1]]))
+    >>> report.ok
+    True
+    >>> bad = check(J, np.array([5.0, 3.0, 2.0]), grad=lambda p: np.array([3.0, p[2], p[1]]))
+    >>> [e.name for e in bad.elements() if str(e.verdict) == "mismatch"]
+    ['p[1]', 'p[2]']
+    """
+    options = engine.Options(
+        method=engine.Method.CENTRAL if method is None else method,  # type: ignore[arg-type]
+        rtol=rtol,
+        atol=atol,
+        step=step,
+        seed=seed,
+        strict=strict,
+    )
+    problem = plugins.adapt(obj, args, grad, value_and_grad, dict(kwargs))
+    return engine.run(problem, options)
+
+
+def assert_gradients(
+    obj: object,
+    *args: object,
+    grad: Callable[..., Any] | None = None,
+    value_and_grad: Callable[..., Any] | None = None,
+    **options: Any,
+) -> Report:
+    """Like :func:`check`, but raise :class:`GradientMismatch` unless the report is ok.
+
+    Returns
+    -------
+    Report
+        When every element agrees.
+
+    Raises
+    ------
+    GradientMismatch
+        An ``AssertionError`` whose message is the readable report.
+    """
+    report = check(obj, *args, grad=grad, value_and_grad=value_and_grad, **options)
+    if not report.ok:
+        raise GradientMismatch(report)
+    return report
+
+
+@dataclass(frozen=True)
+class Case:
+    """A check described now and run later: ``Case(f, params, grad=df)``.
+
+    The arguments are those of :func:`check`; ``name`` names it in reports, and
+    ``expect="mismatch"`` declares a gradient known to be wrong.
+    """
+
+    obj: object
+    args: tuple[object, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    expect: str = "ok"
+
+    def __init__(
+        self,
+        obj: object,
+        *args: object,
+        name: str | None = None,
+        expect: str = "ok",
+        **kwargs: Any,
+    ) -> None:
+        if expect not in ("ok", "mismatch"):
+            raise InvalidArgument(f"expect={expect!r}: expected 'ok' or 'mismatch'")
+        object.__setattr__(self, "obj", obj)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "kwargs", kwargs)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "expect", expect)
+
+    def run(self, **options: Any) -> Report:
+        """Check this case; ``options`` override the case's own."""
+        return check(self.obj, *self.args, **{**self.kwargs, **options})
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """What :func:`case` records on a function: its name, expectation, and points."""
+
+    name: str
+    expect: str
+    points: tuple[object, ...] | None
+    ids: tuple[str, ...] | None
+
+
+def case(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    expect: str = "ok",
+    points: Sequence[object] | None = None,
+    ids: Sequence[str] | None = None,
+) -> Any:
+    """Mark a function in a model file as a gradcheck case.
+
+    The function returns what :func:`check` accepts: a :class:`Case`, or a tuple
+    ``(obj, *args)`` plus keyword arguments given as a :class:`Case`. With ``points``,
+    it is called once per point (``func(point)``), each a case of its own named
+    ``name[id]``.
+
+    Parameters
+    ----------
+    func : callable
+        Used bare, ``@gradcheck.case``.
+    name : str, optional
+        Defaults to the function's name.
+    expect : {"ok", "mismatch"}
+        ``"mismatch"`` declares a gradient known to be wrong: finding the mismatch
+        passes, missing it fails (like pytest's xfail, strict).
+    points : sequence, optional
+        Arguments to call the function with, one case each.
+    ids : sequence of str, optional
+        Names of the points; default ``0``, ``1``, ...
+    """
+    if expect not in ("ok", "mismatch"):
+        raise InvalidArgument(f"expect={expect!r}: expected 'ok' or 'mismatch'")
+    if ids is not None and (points is None or len(ids) != len(points)):
+        raise InvalidArgument("ids= needs points= of the same length")
+
+    def mark(f: Callable[..., Any]) -> Callable[..., Any]:
+        f.__gradcheck_case__ = CaseSpec(  # type: ignore[attr-defined]
+            name=name or f.__name__,
+            expect=expect,
+            points=None if points is None else tuple(points),
+            ids=None if ids is None else tuple(ids),
+        )
+        return f
+
+    return mark if func is None else mark(func)

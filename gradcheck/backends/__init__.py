@@ -1,0 +1,1 @@
+"""The built-in backends, registered with the plugin manager like third-party ones."""

@@ -1,0 +1,273 @@
+"""Finite differences: step sizes, central and one-sided differences, Richardson, noise.
+
+Everything here is vectorised NumPy on values already computed; evaluating the model is
+the engine's business.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "central_difference",
+    "estimate_noise",
+    "one_sided_differences",
+    "relative_step",
+    "representable_steps",
+    "richardson_estimate",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+def relative_step(relative_noise: float) -> float:
+    """The central-difference step, relative to the coordinate's scale.
+
+    Parameters
+    ----------
+    relative_noise : float
+        Error of one evaluation of f relative to ``|f|``: machine epsilon of the dtype the
+        model computes in, or the measured noise level when that is larger.
+
+    Returns
+    -------
+    float
+        ``relative_noise ** (1/3)``.
+
+    Notes
+    -----
+    The central difference ``D(h) = (f(x+h) - f(x-h)) / 2h`` has truncation error
+    ``|f'''| h^2 / 6`` and round-off error up to ``eps_f / h`` (each of the two values is
+    off by up to ``eps_f``). Their sum is smallest at ``h = (3 eps_f / |f'''|)^(1/3)``;
+    with ``f'''`` unknown, scaling ``f`` and ``x`` to order one gives the usual
+    ``h = eps^(1/3) * max(|x|, 1)`` [1]_, and both error terms are then about
+    ``eps^(2/3)``: 3.7e-11 in float64 and 2.4e-5 in float32.
+
+    References
+    ----------
+    .. [1] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer,
+       2006, section 8.1.
+
+    Examples
+    --------
+    >>> round(relative_step(np.finfo(np.float64).eps), 8)
+    6.06e-06
+    """
+    return float(relative_noise) ** (1.0 / 3.0)
+
+
+def representable_steps(
+    x0: FloatArray, h: FloatArray, dtype: np.dtype[Any]
+) -> tuple[NDArray[Any], NDArray[Any], FloatArray, FloatArray]:
+    """Points ``x0 ± h`` rounded to ``dtype``, and the steps actually taken.
+
+    Parameters
+    ----------
+    x0 : ndarray of float64, shape (n,)
+        Coordinates, each exactly representable in ``dtype``.
+    h : ndarray of float64, shape (n,)
+        Intended steps, positive.
+    dtype : numpy floating dtype
+        The dtype of the storage the points will be written to.
+
+    Returns
+    -------
+    plus, minus : ndarray of ``dtype``, shape (n,)
+        The points to evaluate at.
+    h_plus, h_minus : ndarray of float64, shape (n,)
+        ``plus - x0`` and ``x0 - minus``, the steps really taken. They are positive and
+        may differ from ``h`` and from each other by an ulp of ``x0``.
+
+    Notes
+    -----
+    Dividing by the intended step instead of the representable one is a classic source
+    of spurious error: in float32 at ``x = 1000`` the ulp is 6e-5, so a step of 5e-3
+    rounds by up to 1 %.
+
+    Examples
+    --------
+    >>> plus, minus, hp, hm = representable_steps(np.array([1000.0]), np.array([5e-3]),
+    ...                                           np.dtype(np.float32))
+    >>> float(hp[0]) == float(plus[0]) - 1000.0
+    True
+    """
+    spacing = np.spacing(np.abs(x0).astype(dtype)).astype(np.float64)
+    h = np.maximum(h, 4.0 * spacing)
+    plus = (x0 + h).astype(dtype)
+    minus = (x0 - h).astype(dtype)
+    return plus, minus, plus.astype(np.float64) - x0, x0 - minus.astype(np.float64)
+
+
+def central_difference(
+    f_plus: FloatArray, f_minus: FloatArray, h_plus: FloatArray, h_minus: FloatArray
+) -> FloatArray:
+    """Central difference ``(f(x+h+) - f(x-h-)) / (h+ + h-)``, column-wise.
+
+    Parameters
+    ----------
+    f_plus, f_minus : ndarray, shape (m, n)
+        Values at ``x + h+ e_i`` and ``x - h- e_i`` for each of ``m`` outputs.
+    h_plus, h_minus : ndarray, shape (n,)
+        Steps taken.
+
+    Returns
+    -------
+    ndarray, shape (m, n)
+
+    Notes
+    -----
+    With ``h+ = h-`` the truncation error is ``f''' h^2 / 6``; an unequal pair (they
+    differ by at most an ulp of ``x``) adds ``(h+ - h-) f'' / 2``, far below the
+    round-off term.
+
+    Examples
+    --------
+    >>> central_difference(np.array([[4.0]]), np.array([[0.0]]), np.array([1.0]),
+    ...                    np.array([1.0]))
+    array([[2.]])
+    """
+    return (f_plus - f_minus) / (h_plus + h_minus)
+
+
+def one_sided_differences(
+    f_plus: FloatArray, f0: FloatArray, f_minus: FloatArray, h_plus: FloatArray, h_minus: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Forward and backward differences ``(f+ - f0)/h+`` and ``(f0 - f-)/h-``.
+
+    Parameters
+    ----------
+    f_plus, f_minus : ndarray, shape (m, k)
+        Values at ``x ± h``.
+    f0 : ndarray, shape (m, 1) or (m, k)
+        Value at ``x``.
+    h_plus, h_minus : ndarray, shape (k,)
+
+    Returns
+    -------
+    forward, backward : ndarray, shape (m, k)
+
+    Notes
+    -----
+    For smooth f, ``forward - backward = h f'' + O(h^3)`` shrinks with the step; at a
+    kink it tends to the jump of the derivative instead. The engine uses that to tell
+    kinks from wrong gradients.
+
+    Examples
+    --------
+    >>> fwd, bwd = one_sided_differences(np.array([[1.0]]), np.array([[0.0]]),
+    ...                                  np.array([[0.0]]), np.array([1.0]), np.array([1.0]))
+    >>> float(fwd[0, 0]), float(bwd[0, 0])
+    (1.0, 0.0)
+    """
+    return (f_plus - f0) / h_plus, (f0 - f_minus) / h_minus
+
+
+def richardson_estimate(
+    coarse: FloatArray, fine: FloatArray, ratio: float
+) -> tuple[FloatArray, FloatArray]:
+    """Richardson extrapolation of two central differences, and an error estimate.
+
+    Parameters
+    ----------
+    coarse, fine : ndarray
+        Central differences with steps ``ratio * h`` and ``h``.
+    ratio : float
+        Step ratio, greater than 1.
+
+    Returns
+    -------
+    estimate : ndarray
+        ``fine + (fine - coarse) / (ratio^2 - 1)``, which cancels the ``h^2`` term.
+    truncation : ndarray
+        ``|fine - coarse| / (ratio^2 - 1)``: the estimated truncation error of ``fine``,
+        used as a conservative bound on the error of ``estimate``.
+
+    Notes
+    -----
+    ``D(h) = f' + c h^2 + O(h^4)``, so ``D(rh) - D(h) = (r^2 - 1) c h^2 + O(h^4)``. The
+    bound is trustworthy only in the asymptotic range, which the engine checks separately
+    (the one-sided gap must shrink in proportion to the step).
+
+    Examples
+    --------
+    >>> f = np.sin
+    >>> d = lambda h: (f(1 + h) - f(1 - h)) / (2 * h)
+    >>> est, err = richardson_estimate(d(0.02), d(0.01), 2.0)
+    >>> bool(abs(est - np.cos(1)) < 1e-8 < err)
+    True
+    """
+    scale = ratio * ratio - 1.0
+    return fine + (fine - coarse) / scale, np.abs(fine - coarse) / scale
+
+
+def estimate_noise(values: FloatArray) -> FloatArray | None:
+    """Noise level of f from values at equally spaced points on a line (ECnoise).
+
+    Parameters
+    ----------
+    values : ndarray, shape (k, m)
+        ``f(x + j t v)`` for ``j = 0 .. k-1`` and each of ``m`` outputs; ``k`` from 7 to 9.
+
+    Returns
+    -------
+    ndarray of shape (m,), or None
+        The standard deviation of the noise in one evaluation of each output, or None
+        when the spacing is wrong for the table (too small: most differences are zero;
+        too large: the smooth part dominates every order) for some output.
+
+    Notes
+    -----
+    The j-th differences of the smooth part of f shrink like ``t^j`` while those of
+    noise with deviation ``sigma`` have mean square ``sigma^2 (2j)! / (j!)^2``. For each
+    order j this gives an estimate ``sigma_j``; the noise level is the first ``sigma_j``
+    that agrees within a factor 4 with the next two and whose differences change sign
+    (Moré and Wild [1]_). The measured level, not machine epsilon, is what a model that
+    computes in float32 inside, sums a million terms, or is random really has.
+
+    References
+    ----------
+    .. [1] J. J. Moré and S. M. Wild, "Estimating computational noise", SIAM J. Sci.
+       Comput. 33(3), 1292-1314, 2011.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> line = np.linspace(1.0, 1.01, 9)[:, None]
+    >>> sigma = estimate_noise(np.exp(line) + 1e-9 * rng.standard_normal((9, 1)))
+    >>> bool(3e-10 < sigma[0] < 3e-9)
+    True
+    """
+    m = values.shape[1]
+    result = np.empty(m)
+    for out in range(m):
+        level = _ecnoise(values[:, out])
+        if level is None:
+            return None
+        result[out] = level
+    return result
+
+
+def _ecnoise(fval: FloatArray) -> float | None:
+    order_max = fval.size - 1
+    diffs = fval.astype(np.float64)
+    levels = np.zeros(order_max)
+    sign_change = np.zeros(order_max, dtype=bool)
+    gamma = 1.0
+    for j in range(1, order_max + 1):
+        diffs = np.diff(diffs)
+        if j == 1 and np.count_nonzero(diffs == 0) >= fval.size / 2:
+            return None  # spacing too small: the values barely change
+        if j > 1 and not np.any(diffs):
+            return 0.0  # exactly polynomial on this grid: no noise visible at all
+        gamma *= 0.5 * j / (2 * j - 1)
+        levels[j - 1] = math.sqrt(gamma * float(np.mean(diffs * diffs)))
+        sign_change[j - 1] = diffs.min() * diffs.max() < 0
+    for j in range(order_max - 2):
+        window = levels[j : j + 3]
+        if window.max() <= 4 * window.min() and sign_change[j]:
+            return float(levels[j])
+    return None

@@ -1,0 +1,138 @@
+"""The error model: how far apart analytic and numeric may be before it is a mismatch.
+
+An element's numeric estimate ``N`` comes with an error estimate ``E`` (truncation plus
+round-off, from :mod:`gradcheck.differences`). The analytic value ``g`` is a mismatch
+only when it lies outside what ``E`` explains::
+
+    |g - N| > tolerance = safety * (E + analytic rounding) + atol + rtol * |g|
+
+and the element is inconclusive when ``E`` is too large for the comparison to mean much.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "SAFETY", "ErrorModel", "Verdict"]
+
+FloatArray = NDArray[np.float64]
+
+DEFAULT_RTOL = 1e-6
+"""Relative floor added to every tolerance: far below the 1e-4 errors a float64 check must
+catch, above the rounding of gradients that are summed in a different order."""
+
+DEFAULT_ATOL = 0.0
+"""Absolute floor added to every tolerance; zero, since the error model is absolute already."""
+
+SAFETY = 2.0
+"""Factor on the estimated errors. Round-off is bounded from a measured deviation and the
+truncation estimate is asymptotic, so each may be off by a small factor either way."""
+
+INCONCLUSIVE_FRACTION = 0.1
+"""An element is inconclusive when its numeric error exceeds this fraction of its scale."""
+
+NEGLIGIBLE = 1e-3
+"""Elements below this fraction of the largest gradient entry are judged on that scale."""
+
+ANALYTIC_ROUNDING = 8.0
+"""Units of the model's precision allowed for rounding in the analytic gradient itself."""
+
+
+class Verdict(enum.IntEnum):
+    """What the check concluded about one element."""
+
+    OK = 0
+    """The analytic value agrees with the numeric estimate within its error."""
+    MISMATCH = 1
+    """The analytic value is outside what the numeric error can explain: a wrong gradient."""
+    KINK = 2
+    """f is not differentiable here (one-sided derivatives differ); the analytic value
+    lies between them."""
+    INCONCLUSIVE = 3
+    """The numeric estimate is too uncertain (noise, non-convergence) to decide."""
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorModel:
+    """Error bounds for one check.
+
+    Attributes
+    ----------
+    noise : ndarray, shape (m,)
+        Bound on the error of one evaluation of each output of f (``eps_f``).
+    precision : float
+        Relative precision the model computes in: machine epsilon of its dtype, or the
+        measured relative noise when larger. Bounds the analytic gradient's own rounding.
+    rtol, atol : float
+        Floors added to every tolerance.
+    """
+
+    noise: FloatArray
+    precision: float
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+
+    def roundoff(self, h_plus: FloatArray, h_minus: FloatArray) -> FloatArray:
+        """Round-off bound of central differences, shape (m, n): ``2 eps_f / (h+ + h-)``."""
+        return 2.0 * self.noise[:, None] / (h_plus + h_minus)
+
+    def one_sided_roundoff(self, h_plus: FloatArray, h_minus: FloatArray) -> FloatArray:
+        """Round-off bound of ``forward - backward`` differences, shape (m, k)."""
+        return 2.0 * self.noise[:, None] * (1.0 / h_plus + 1.0 / h_minus)
+
+    def tolerance(self, analytic: FloatArray, error: FloatArray) -> FloatArray:
+        """Largest ``|analytic - numeric|`` that the errors explain, element-wise.
+
+        Parameters
+        ----------
+        analytic : ndarray, shape (m, k)
+        error : ndarray, shape (m, k)
+            Estimated error of the numeric values.
+
+        Returns
+        -------
+        ndarray, shape (m, k)
+            ``SAFETY * (error + rounding of analytic) + atol + rtol * |analytic|``, where
+            the analytic rounding is ``ANALYTIC_ROUNDING * precision * (|g| + max |g|)``
+            over the row: a backward pass sums terms as large as the largest entries.
+        """
+        magnitude = np.abs(analytic)
+        finite = np.where(np.isfinite(magnitude), magnitude, 0.0)
+        row_max = finite.max(axis=1, keepdims=True) if finite.size else finite
+        rounding = ANALYTIC_ROUNDING * self.precision * (finite + row_max)
+        return SAFETY * (error + rounding) + self.atol + self.rtol * finite
+
+    def verdicts(
+        self, analytic: FloatArray, numeric: FloatArray, error: FloatArray, scale: FloatArray
+    ) -> tuple[NDArray[np.int8], FloatArray]:
+        """OK, MISMATCH or INCONCLUSIVE for each element, and the tolerance used.
+
+        Parameters
+        ----------
+        analytic, numeric, error : ndarray, shape (m, k)
+        scale : ndarray, shape (m, 1)
+            Largest gradient magnitude of each output, to judge negligible elements on.
+
+        Returns
+        -------
+        verdicts : ndarray of int8, shape (m, k)
+        tolerance : ndarray, shape (m, k)
+        """
+        tol = self.tolerance(analytic, error)
+        gap = np.abs(analytic - numeric)
+        codes = np.full(analytic.shape, Verdict.OK, dtype=np.int8)
+        element_scale = np.maximum(
+            np.maximum(np.abs(analytic), np.abs(numeric)), NEGLIGIBLE * scale
+        )
+        codes[error > INCONCLUSIVE_FRACTION * element_scale] = Verdict.INCONCLUSIVE
+        codes[~np.isfinite(numeric) | ~np.isfinite(error)] = Verdict.INCONCLUSIVE
+        codes[(gap > tol) & np.isfinite(numeric)] = Verdict.MISMATCH
+        codes[~np.isfinite(analytic)] = Verdict.MISMATCH
+        return codes, tol
