@@ -11,6 +11,7 @@ __all__ = [
     "Parameter",
     "Problem",
     "Report",
+    "UndoStack",
     "Verdict",
     "__version__",
     "assert_gradients",
@@ -35,6 +36,7 @@ from gradcheck.hookspecs import hookimpl
 from gradcheck.plugins import backends
 from gradcheck.problem import Parameter
 from gradcheck.problem import Problem
+from gradcheck.problem import UndoStack
 from gradcheck.report import Report
 from gradcheck.tolerance import Verdict
 
