@@ -2,8 +2,8 @@
 
 __all__ = [
     "Case",
-    "GradcheckFixture",
     "GradcheckError",
+    "GradcheckFixture",
     "GradientMismatch",
     "InvalidArgument",
     "ModelError",
@@ -23,20 +23,17 @@ __all__ = [
 
 from importlib.metadata import PackageNotFoundError, version
 
-from gradcheck.api import Case
-from gradcheck.api import assert_gradients
-from gradcheck.api import case
-from gradcheck.api import check
-from gradcheck.errors import GradcheckError
-from gradcheck.errors import GradientMismatch
-from gradcheck.errors import InvalidArgument
-from gradcheck.errors import ModelError
-from gradcheck.errors import NoBackend
+from gradcheck.api import Case, assert_gradients, case, check
+from gradcheck.errors import (
+    GradcheckError,
+    GradientMismatch,
+    InvalidArgument,
+    ModelError,
+    NoBackend,
+)
 from gradcheck.hookspecs import hookimpl
 from gradcheck.plugins import backends
-from gradcheck.problem import Parameter
-from gradcheck.problem import Problem
-from gradcheck.problem import UndoStack
+from gradcheck.problem import Parameter, Problem, UndoStack
 from gradcheck.report import Report
 from gradcheck.tolerance import Verdict
 

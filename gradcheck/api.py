@@ -25,6 +25,7 @@ def check(
     step: float | None = None,
     seed: int | None = None,
     strict: bool = False,
+    bounds: tuple[object, object] | None = None,
     **kwargs: object,
 ) -> Report:
     """Compare an analytic gradient with finite differences, element by element.
@@ -44,11 +45,12 @@ def check(
         exactly one of ``grad`` and ``value_and_grad`` for a plain function, and neither
         for objects that carry their own gradients (a model with ``(loss, grads)``,
         micrograd-style values, autograd).
-    method : {"central", "richardson", "complex"}, default "central"
+    method : {"central", "richardson", "complex", "scipy"}, default "central"
         ``"central"``: one central difference per element, refined (second step,
         one-sided probes) only where the first is not clearly within tolerance.
         ``"richardson"``: a second step for every element. ``"complex"``: complex step,
-        for f written with NumPy functions that accept complex input.
+        for f written with NumPy functions that accept complex input. ``"scipy"``:
+        ``scipy.differentiate.jacobian`` and its error estimates, as a reference.
     rtol, atol : float, default 1e-6 and 0
         Floors added to the tolerance the error model computes.
     step : float, optional
@@ -58,6 +60,10 @@ def check(
         Seed for the random choices; recorded in the report either way.
     strict : bool, default False
         Make kinks and inconclusive elements fail the report too.
+    bounds : (lower, upper), optional
+        Numbers or arrays broadcastable to the flat parameter vector (None or -inf / inf
+        where unbounded). f is never evaluated outside them; next to a bound the
+        differences are one-sided.
     **kwargs
         Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
         backend). An option no one uses is an error.
@@ -96,12 +102,13 @@ def check(
     ['p[1]', 'p[2]']
     """
     options = engine.Options(
-        method=engine.Method.CENTRAL if method is None else method,  # type: ignore[arg-type]
+        method=method,  # type: ignore[arg-type]
         rtol=rtol,
         atol=atol,
         step=step,
         seed=seed,
         strict=strict,
+        bounds=bounds,
     )
     problem = plugins.adapt(obj, args, grad, value_and_grad, dict(kwargs))
     return engine.run(problem, options)

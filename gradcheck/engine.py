@@ -35,8 +35,9 @@ from gradcheck.differences import (
     representable_steps,
     richardson_estimate,
 )
-from gradcheck.errors import GradcheckError, InvalidArgument, ModelError
-from gradcheck.problem import Parameter, Problem
+from gradcheck.errors import InvalidArgument, ModelError
+from gradcheck.evaluation import Session
+from gradcheck.problem import Problem
 from gradcheck.report import Metadata, Report
 from gradcheck.tolerance import (
     DEFAULT_ATOL,
@@ -81,6 +82,9 @@ class Method(enum.StrEnum):
     COMPLEX = "complex"
     """Complex step, ``Im f(x + i h e_k) / h``: no cancellation, n evaluations. Needs an
     f that accepts complex input and is analytic (no abs, max or real parts)."""
+    SCIPY = "scipy"
+    """The numeric side from ``scipy.differentiate.jacobian``, with its own error
+    estimates: a reference to compare the engine's estimates with (many evaluations)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,10 @@ class Options:
         records it in the report.
     strict : bool
         Whether kinks and inconclusive elements make the report fail.
+    bounds : (lower, upper) or None
+        Array-likes broadcastable to the flat parameter vector (-inf / inf where
+        unbounded). f is never evaluated outside them: next to a bound the engine uses
+        one-sided differences.
     """
 
     method: Method = Method.CENTRAL
@@ -107,6 +115,7 @@ class Options:
     step: float | None = None
     seed: int | None = None
     strict: bool = False
+    bounds: tuple[object, object] | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -126,6 +135,38 @@ class Options:
             )
         if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
             raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
+        if self.bounds is not None and (
+            not isinstance(self.bounds, tuple | list) or len(self.bounds) != 2
+        ):
+            raise InvalidArgument(
+                f"bounds={self.bounds!r:.60}: expected a pair (lower, upper) of numbers or arrays"
+            )
+
+    def resolve_bounds(self, x0: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Lower and upper bounds as float64 vectors like ``x0``; checks x0 is inside."""
+        n = x0.size
+        if self.bounds is None:
+            return np.full(n, -np.inf), np.full(n, np.inf)
+        vectors = []
+        for name, given in zip(("lower", "upper"), self.bounds, strict=True):
+            raw = -np.inf if given is None and name == "lower" else given
+            raw = np.inf if raw is None else raw
+            try:
+                vectors.append(np.broadcast_to(np.asarray(raw, dtype=np.float64), (n,)).copy())
+            except (TypeError, ValueError):
+                raise InvalidArgument(
+                    f"{name} bound {given!r:.60} cannot be broadcast to the {n} parameter "
+                    "elements: give a number or an array with one entry per element"
+                ) from None
+        lower, upper = vectors
+        outside = np.flatnonzero((x0 < lower) | (x0 > upper) | np.isnan(lower) | np.isnan(upper))
+        if outside.size:
+            i = int(outside[0])
+            raise InvalidArgument(
+                f"element {i} of the parameters is {x0[i]!r}, outside its bounds "
+                f"[{lower[i]!r}, {upper[i]!r}]: start inside the bounds"
+            )
+        return lower, upper
 
 
 @dataclass(slots=True)
@@ -143,210 +184,6 @@ class _Level:
 
     def one_sided(self, f0: FloatArray) -> tuple[FloatArray, FloatArray]:
         return (self.f_plus - f0) / self.h_plus, (f0 - self.f_minus) / self.h_minus
-
-
-class _Session:
-    """Evaluates the problem at perturbed points and always puts the storage back."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        self.snapshot = [p.values.copy() for p in problem.parameters]
-        self.owner: list[tuple[Parameter, int]] = [
-            (p, j) for p in problem.parameters for j in range(p.size)
-        ]
-        self.calls = 0
-        self.gradient_calls = 0
-        self.guarded = False
-        self.output_shape = problem.output_shape
-        self.warnings: list[str] = []
-
-    # -- evaluation -------------------------------------------------------------------
-
-    def _failure(self, exc: BaseException, what: str) -> ModelError:
-        return ModelError(f"f raised {type(exc).__name__} {what}: {exc}")
-
-    def outputs(self, raw: object, what: str) -> FloatArray:
-        """One value of f as a float64 vector of its m outputs."""
-        try:
-            array = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            kind = "complex" if np.iscomplexobj(raw) else type(raw).__name__
-            raise ModelError(
-                f"f returned {kind} ({raw!r:.60}) {what}; it must return a real number "
-                "(or an array of them for a vector-valued model)"
-            ) from exc
-        if self.output_shape is None:
-            self.output_shape = array.shape
-        elif array.shape != self.output_shape:
-            raise ModelError(
-                f"f returned shape {array.shape} {what}, but shape {self.output_shape} before"
-            )
-        return array.reshape(-1)
-
-    def stack(self, raws: list[object]) -> FloatArray:
-        """Values collected in the hot loop, as an (m, k) array."""
-        try:
-            array = np.asarray(raws, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"f returned values that are not real numbers: {exc}") from exc
-        return array.reshape(len(raws), -1).T
-
-    def value(self, what: str = "at the start point") -> FloatArray:
-        try:
-            raw = self.problem.value()
-        except GradcheckError:
-            raise
-        except Exception as exc:
-            raise self._failure(exc, what) from exc
-        finally:
-            self.calls += 1
-        return self.outputs(raw, what)
-
-    def reset_storage(self) -> None:
-        for p, saved in zip(self.problem.parameters, self.snapshot, strict=True):
-            np.copyto(p.values, saved, casting="no")
-
-    def at(self, i: int, x: float) -> FloatArray:
-        """f with element ``i`` set to ``x`` (rounded to its dtype) and then put back."""
-        param, j = self.owner[i]
-        values = param.values
-        if self.guarded:
-            self.reset_storage()
-        old = values[j]
-        try:
-            values[j] = x
-            return self.value(f"with {param.label(j)} = {x!r}")
-        finally:
-            values[j] = old
-            if self.guarded:
-                self.reset_storage()
-
-    def batch(self, index: NDArray[np.int64], x: FloatArray) -> FloatArray:
-        """f at ``len(index)`` points, element ``index[k]`` set to ``x[k]``: shape (m, k)."""
-        batched = self.problem.perturbed_values
-        assert batched is not None  # checked by the caller
-        try:
-            raw = batched(index, x)
-        except GradcheckError:
-            raise
-        except Exception as exc:
-            raise self._failure(exc, "in a batched evaluation") from exc
-        finally:
-            self.calls += index.size
-        try:
-            array = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"batched evaluation returned {type(raw).__name__}") from exc
-        if array.shape != (index.size, *(self.output_shape or ())):
-            raise ModelError(
-                f"batched evaluation returned shape {array.shape}; expected "
-                f"{(index.size, *(self.output_shape or ()))}"
-            )
-        return array.reshape(index.size, -1).T
-
-    def sweep(self, plus: FloatArray, minus: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """f with each element in turn at ``plus[i]`` and ``minus[i]``: 2n evaluations."""
-        if self.problem.perturbed_values is not None and not self.guarded:
-            n = plus.size
-            both = self.batch(
-                np.tile(np.arange(n, dtype=np.int64), 2), np.concatenate([plus, minus])
-            )
-            return both[:, :n], both[:, n:]
-        if self.guarded:
-            columns = [(self.at(i, plus[i]), self.at(i, minus[i])) for i in range(plus.size)]
-            return (
-                np.stack([c[0] for c in columns], axis=1),
-                np.stack([c[1] for c in columns], axis=1),
-            )
-        value = self.problem.value
-        plus_list, minus_list = plus.tolist(), minus.tolist()
-        up: list[object] = []
-        down: list[object] = []
-        i = 0
-        try:
-            for param in self.problem.parameters:
-                values = param.values
-                for j in range(values.size):
-                    old = values[j]
-                    try:
-                        values[j] = plus_list[i]
-                        up.append(value())
-                        values[j] = minus_list[i]
-                        down.append(value())
-                    finally:
-                        values[j] = old
-                    i += 1
-        except GradcheckError:
-            raise
-        except Exception as exc:
-            param, j = self.owner[i]
-            raise self._failure(exc, f"with {param.label(j)} perturbed") from exc
-        finally:
-            self.calls += len(up) + len(down)
-        return self.stack(up), self.stack(down)
-
-    def complex_at(self, z: NDArray[np.complex128], i: int) -> FloatArray:
-        """Imaginary part of f at the complex point ``z`` (element ``i`` perturbed)."""
-        complex_value = self.problem.complex_value
-        assert complex_value is not None  # checked by the caller
-        param, j = self.owner[i]
-        try:
-            raw = complex_value(z)
-        except GradcheckError:
-            raise
-        except Exception as exc:
-            raise ModelError(
-                f"f raised {type(exc).__name__} at a complex point ({param.label(j)} + ih): "
-                f"{exc}. method='complex' needs an f written with NumPy functions that "
-                "accept complex input (math.* and float() do not); use method='central'"
-            ) from exc
-        finally:
-            self.calls += 1
-        return np.asarray(raw, dtype=np.complex128).reshape(-1).imag
-
-    def gradient(self) -> FloatArray:
-        """The analytic gradient as an (m, n) float64 array."""
-        try:
-            raw = self.problem.gradient()
-        except GradcheckError:
-            raise
-        except Exception as exc:
-            raise ModelError(
-                f"the gradient function raised {type(exc).__name__} at the start point: {exc}"
-            ) from exc
-        finally:
-            self.gradient_calls += 1
-        n = self.problem.size
-        try:
-            g = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(
-                f"the gradient is {type(raw).__name__}, not an array of real numbers"
-            ) from exc
-        m = math.prod(self.output_shape or ())
-        if g.size != m * n or (g.ndim >= 1 and g.shape[-1] != n):
-            expected = (n,) if m == 1 else (m, n)
-            raise ModelError(
-                f"the gradient has shape {g.shape}; expected {expected} for {n} parameter "
-                f"elements" + ("" if m == 1 else f" and {m} outputs")
-            )
-        return g.reshape(m, n)
-
-    def mutated(self) -> str | None:
-        """Name the first element f changed in its own argument, and restore it."""
-        for p, saved in zip(self.problem.parameters, self.snapshot, strict=True):
-            changed = np.flatnonzero(p.values.view(np.uint8) != saved.view(np.uint8))
-            if changed.size:
-                element = int(changed[0]) // p.values.itemsize
-                self.reset_storage()
-                return f"{p.label(element)} (was {saved[element]!r}, became {p.values[element]!r})"
-        return None
-
-    def close(self) -> None:
-        try:
-            self.reset_storage()
-        finally:
-            self.problem.restore()
 
 
 def run(problem: Problem, options: Options) -> Report:
@@ -375,7 +212,7 @@ def run(problem: Problem, options: Options) -> Report:
         options.seed if options.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
     )
     rng = np.random.default_rng(seed)
-    session = _Session(problem)
+    session = Session(problem)
     try:
         result = _Check(session, options, rng).result()
     finally:
@@ -425,12 +262,14 @@ class _Result:
 class _Check:
     """The stages of one check, sharing the session, the start point and the error model."""
 
-    def __init__(self, session: _Session, options: Options, rng: np.random.Generator) -> None:
+    def __init__(self, session: Session, options: Options, rng: np.random.Generator) -> None:
         self.session = session
         self.options = options
         self.rng = rng
         problem = session.problem
         self.x0 = problem.flat_values()
+        self.lower, self.upper = options.resolve_bounds(self.x0)
+        self.noise = np.zeros(0)
         self.eps = float(np.finfo(problem.dtype).eps)
 
     # -- stage 1: probes --------------------------------------------------------------
@@ -491,10 +330,15 @@ class _Check:
             ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
             # a power-of-two spacing of at least 2 ulp keeps every point exactly representable
             t = max(2.0 ** math.floor(math.log2(spacing * max(abs(x), 1.0))), 2 * ulp)
-            offsets = [j * t for j in range(-NOISE_POINTS, NOISE_POINTS + 1) if j]
-            values = [s.at(i, x + offset) for offset in offsets]
-            values.insert(NOISE_POINTS, f0)
-            table = np.stack(values)
+            span = NOISE_POINTS * t
+            if x + span > self.upper[i]:
+                first = -2 * NOISE_POINTS  # at an upper bound: all points below x
+            elif x - span < self.lower[i]:
+                first = 0  # at a lower bound: all points above x
+            else:
+                first = -NOISE_POINTS
+            grid = range(first, first + 2 * NOISE_POINTS + 1)
+            table = np.stack([f0 if j == 0 else s.at(i, x + j * t) for j in grid])
             level = estimate_noise(table)
             if level is not None:
                 return level
@@ -517,7 +361,7 @@ class _Check:
         m, n = g.shape
         if self.options.method is Method.COMPLEX:
             return self._complex_step(g)
-        noise = self.noise_level(f0, spread)
+        noise = self.noise = self.noise_level(f0, spread)
         nonzero = np.abs(f0) > 0
         relative = float(np.max(noise[nonzero] / np.abs(f0[nonzero]), initial=self.eps))
         model = ErrorModel(
@@ -530,11 +374,27 @@ class _Check:
             self.options.step if self.options.step is not None else relative_step(model.precision)
         )
         h = rel_step * np.maximum(np.abs(self.x0), 1.0)
+        scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
+        if self.options.method is Method.SCIPY:
+            from gradcheck.reference import scipy_jacobian
+
+            numeric, error = scipy_jacobian(
+                self.session.at_point, self.x0, h, self.lower, self.upper
+            )
+            error = np.maximum(error, model.roundoff(h, h))
+            verdicts, tolerance = model.verdicts(g, numeric, error, scale)
+            nan = np.full_like(g, np.nan)
+            return _Result(g, numeric, error, tolerance, verdicts, nan, nan, h, noise)
+        room = np.minimum(self.upper - self.x0, self.x0 - self.lower)
+        sided = room < BOUND_MARGIN * h
         plus, minus, h_plus, h_minus = self._steps(h)
+        if sided.any():
+            plus, minus, h_plus, h_minus = self._sided_points(
+                sided, h, plus, minus, h_plus, h_minus
+            )
         f_plus, f_minus = self.session.sweep(plus, minus)
         numeric = central_difference(f_plus, f_minus, h_plus, h_minus)
         error = model.roundoff(h_plus, h_minus)
-        scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
         verdicts, tolerance = model.verdicts(g, numeric, error, scale)
         forward, backward = one_sided_differences(f_plus, f0[:, None], f_minus, h_plus, h_minus)
         gap = np.abs(forward - backward)
@@ -544,14 +404,93 @@ class _Check:
         refine = (verdicts != Verdict.OK) | kink_like
         if self.options.method is Method.RICHARDSON:
             refine[:] = True
+        refine[:, sided] = False
         left = np.full_like(g, np.nan)
         right = np.full_like(g, np.nan)
+        for i in np.flatnonzero(sided):
+            estimate, err, settled = self._one_sided(
+                int(i), f0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]
+            )
+            codes, tol = model.verdicts(g[:, i : i + 1], estimate[:, None], err[:, None], scale)
+            if not settled:  # never reached the asymptotic range: no verdict either way
+                codes[:] = Verdict.INCONCLUSIVE
+            numeric[:, i], error[:, i] = estimate, err
+            verdicts[:, i], tolerance[:, i] = codes[:, 0], tol[:, 0]
         for i in np.flatnonzero(refine.any(axis=0)):
             level = _Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
             column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model)
             numeric[:, i], error[:, i], tolerance[:, i], verdicts[:, i] = column[:4]
             left[:, i], right[:, i] = column[4:]
         return _Result(g, numeric, error, tolerance, verdicts, left, right, h_plus, noise)
+
+    def _sided_points(
+        self,
+        sided: NDArray[np.bool_],
+        h: FloatArray,
+        plus: FloatArray,
+        minus: FloatArray,
+        h_plus: FloatArray,
+        h_minus: FloatArray,
+    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Next to a bound, evaluate at x + s h and x + 2 s h on the side with room.
+
+        ``h_plus`` and ``h_minus`` then hold the signed offsets of those two points.
+        """
+        plus, minus, h_plus, h_minus = plus.copy(), minus.copy(), h_plus.copy(), h_minus.copy()
+        for i in np.flatnonzero(sided):
+            up, down = self.upper[i] - self.x0[i], self.x0[i] - self.lower[i]
+            direction = 1.0 if up >= down else -1.0
+            step = direction * min(h[i], max(up, down) / 8.0)
+            near, _, near_step, _ = self._steps_one(int(i), abs(step))
+            if direction < 0:
+                _, near, _, near_step = self._steps_one(int(i), abs(step))
+            far, _, far_step, _ = self._steps_one(int(i), 2 * abs(step))
+            if direction < 0:
+                _, far, _, far_step = self._steps_one(int(i), 2 * abs(step))
+            plus[i], minus[i] = near, far
+            h_plus[i], h_minus[i] = direction * near_step, direction * far_step
+        return plus, minus, h_plus, h_minus
+
+    def _one_sided(
+        self, i: int, f0: FloatArray, f_near: FloatArray, f_far: FloatArray, a1: float, a2: float
+    ) -> tuple[FloatArray, FloatArray, bool]:
+        """Second-order one-sided estimate at a bound, its error, and whether it settled.
+
+        Parabolas through f0 and the points at s, 2s, 4s, 8s give slopes D(s), D(2s),
+        D(4s) whose differences shrink fourfold per doubling in the asymptotic range;
+        until they do (a singularity at the bound, say), s shrinks fourfold.
+        """
+        if a1 == 0.0 or a2 == a1:  # no room at all: the variable is fixed by its bounds
+            nan = np.full_like(f0, np.nan)
+            return nan, nan, False
+        direction = 1.0 if a1 > 0 else -1.0
+        known = {abs(a1): f_near, abs(a2): f_far}
+
+        def at(offset: float) -> tuple[float, FloatArray]:
+            plus, minus, hp, hm = self._steps_one(i, offset)
+            point, actual = (plus, hp) if direction > 0 else (minus, hm)
+            if actual not in known:
+                known[actual] = self.session.at(i, point)
+            return direction * actual, known[actual]
+
+        s = abs(a1)
+        for _ in range(MAX_SIDED_LEVELS):
+            (b1, f1), (b2, f2), (b4, f4), (b8, f8) = (at(k * s) for k in (1.0, 2.0, 4.0, 8.0))
+            d1, w1 = _quadratic_slope(f0, f1, f2, b1, b2)
+            d2, w2 = _quadratic_slope(f0, f2, f4, b2, b4)
+            d4, w4 = _quadratic_slope(f0, f4, f8, b4, b8)
+            estimate, truncation = richardson_estimate(d2, d1, 2.0)
+            roundoff = self.noise * (4.0 * w1 + w2) / 3.0
+            noise_12 = self.noise * (w1 + w2)
+            noise_24 = self.noise * (w2 + w4)
+            change_fine, change_coarse = d2 - d1, d4 - d2
+            settled = np.abs(change_coarse - 4.0 * change_fine) <= (
+                noise_24 + 4.0 * noise_12 + 0.25 * np.abs(4.0 * change_fine)
+            )
+            if np.all(settled & np.isfinite(estimate)):
+                return estimate, truncation + roundoff, True
+            s /= 4.0
+        return d1, np.abs(d2 - d1) + np.abs(d4 - d2) + self.noise * w1, False
 
     def _steps(self, h: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
         """Representable points ``x0 ± h`` per parameter dtype, as float64 vectors."""
@@ -719,6 +658,22 @@ class _Check:
         nan = np.full_like(g, np.nan)
         return _Result(g, numeric, error, tolerance, verdicts, nan, nan, h, model.noise)
 
+
+def _quadratic_slope(
+    f0: FloatArray, f1: FloatArray, f2: FloatArray, a1: float, a2: float
+) -> tuple[FloatArray, float]:
+    """Slope at 0 of the parabola through (0, f0), (a1, f1), (a2, f2); sum of |weights|."""
+    w0 = -(1.0 / a1 + 1.0 / a2)
+    w1 = a2 / (a1 * (a2 - a1))
+    w2 = -a1 / (a2 * (a2 - a1))
+    return w0 * f0 + w1 * f1 + w2 * f2, abs(w0) + abs(w1) + abs(w2)
+
+
+MAX_SIDED_LEVELS = 10
+"""Step levels tried for a one-sided estimate at a bound: h, h/4, ..., h/4**9."""
+
+BOUND_MARGIN = 2.5
+"""Central differences need this many steps of room to each bound (refinement uses 2h)."""
 
 NEGLIGIBLE_GAP = 1e-3
 """A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
