@@ -57,7 +57,7 @@ def relative_step(relative_noise: float) -> float:
     >>> round(relative_step(np.finfo(np.float64).eps), 8)
     6.06e-06
     """
-    return float(relative_noise) ** (1.0 / 3.0)
+    return float(float(relative_noise) ** (1.0 / 3.0))
 
 
 def representable_steps(

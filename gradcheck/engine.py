@@ -22,7 +22,7 @@ import enum
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,8 +59,8 @@ MAX_LEVELS = 8
 NOISE_SPACING = 1e-6
 """First spacing of the noise probe, relative to the coordinate's scale."""
 
-NOISE_POINTS = 4
-"""The noise probe evaluates f at x0 + j t e_i for j = -4 .. 4 (8 new evaluations)."""
+NOISE_POINTS = 9
+"""The noise probe evaluates f at x0 + j t e_i for j = 1 .. 9."""
 
 NOISE_BOUND = 3.0
 """Bound on the error of one evaluation, in standard deviations of the measured noise."""
@@ -209,7 +209,9 @@ def run(problem: Problem, options: Options) -> Report:
     """
     started = time.perf_counter()
     seed = (
-        options.seed if options.seed is not None else int(np.random.SeedSequence().entropy % 2**32)
+        options.seed
+        if options.seed is not None
+        else int(np.random.SeedSequence().generate_state(1)[0])
     )
     rng = np.random.default_rng(seed)
     session = Session(problem)
@@ -259,6 +261,17 @@ class _Result:
     noise: FloatArray
 
 
+class _Column(NamedTuple):
+    """What refinement concluded for one column (one parameter element, m outputs)."""
+
+    numeric: FloatArray
+    error: FloatArray
+    tolerance: FloatArray
+    verdicts: NDArray[np.int8]
+    left: FloatArray
+    right: FloatArray
+
+
 class _Check:
     """The stages of one check, sharing the session, the start point and the error model."""
 
@@ -299,8 +312,8 @@ class _Check:
             f0 = values.mean(axis=0)
             s.warnings.append(
                 "f is non-deterministic: at the same point it returned values with standard "
-                f"deviation {_fmt(spread.max())} (for example {values[0, 0]!r} and "
-                f"{values[1, 0]!r}); it is treated as noise, so verdicts are only as sharp "
+                f"deviation {_fmt(spread.max())} (for example {_fmt(values[0, 0])} and "
+                f"{_fmt(values[1, 0])}); it is treated as noise, so verdicts are only as sharp "
                 "as that noise allows. Fix the seed or switch off dropout to check exactly."
             )
         g = s.gradient()
@@ -314,11 +327,11 @@ class _Check:
 
     def noise_level(self, f0: FloatArray, spread: FloatArray) -> FloatArray:
         """Bound on the error of one evaluation of each output."""
-        measured = self._ecnoise(f0)
+        measured = self._ecnoise()
         sigma = spread if measured is None else np.maximum(measured, spread)
         return np.maximum(NOISE_BOUND * sigma, self.eps * np.abs(f0))
 
-    def _ecnoise(self, f0: FloatArray) -> FloatArray | None:
+    def _ecnoise(self) -> FloatArray | None:
         """ECnoise along one coordinate; another coordinate if f does not move along it."""
         s = self.session
         coordinates = self.rng.permutation(self.x0.size)[:NOISE_ATTEMPTS]
@@ -330,15 +343,10 @@ class _Check:
             ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
             # a power-of-two spacing of at least 2 ulp keeps every point exactly representable
             t = max(2.0 ** math.floor(math.log2(spacing * max(abs(x), 1.0))), 2 * ulp)
-            span = NOISE_POINTS * t
-            if x + span > self.upper[i]:
-                first = -2 * NOISE_POINTS  # at an upper bound: all points below x
-            elif x - span < self.lower[i]:
-                first = 0  # at a lower bound: all points above x
-            else:
-                first = -NOISE_POINTS
-            grid = range(first, first + 2 * NOISE_POINTS + 1)
-            table = np.stack([f0 if j == 0 else s.at(i, x + j * t) for j in grid])
+            # points on one side of x0 only: a kink exactly at x0 (relu(0), abs(0)) would
+            # otherwise pass for noise
+            side = -1.0 if x + NOISE_POINTS * t > self.upper[i] else 1.0
+            table = np.stack([s.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)])
             level = estimate_noise(table)
             if level is not None:
                 return level
@@ -358,7 +366,6 @@ class _Check:
 
     def result(self) -> _Result:
         f0, g, spread = self.probe()
-        m, n = g.shape
         if self.options.method is Method.COMPLEX:
             return self._complex_step(g)
         noise = self.noise = self.noise_level(f0, spread)
@@ -419,8 +426,12 @@ class _Check:
         for i in np.flatnonzero(refine.any(axis=0)):
             level = _Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
             column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model)
-            numeric[:, i], error[:, i], tolerance[:, i], verdicts[:, i] = column[:4]
-            left[:, i], right[:, i] = column[4:]
+            numeric[:, i], error[:, i], tolerance[:, i] = (
+                column.numeric,
+                column.error,
+                column.tolerance,
+            )
+            verdicts[:, i], left[:, i], right[:, i] = column.verdicts, column.left, column.right
         return _Result(g, numeric, error, tolerance, verdicts, left, right, h_plus, noise)
 
     def _sided_points(
@@ -523,13 +534,14 @@ class _Check:
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
-    ) -> tuple[FloatArray, ...]:
+    ) -> _Column:
         """Numeric, error, tolerance, verdict, left and right derivative for column i."""
         levels = [self._level(i, h, 2.0), first]
         g_col = g[:, None]
         nan = np.full_like(g, np.nan)
         mismatch_seen = False
         kink_votes = 0
+        best: _Column | None = None
         while True:
             coarse, fine = levels[-2], levels[-1]
             ratio = coarse.mult / fine.mult
@@ -537,7 +549,8 @@ class _Check:
             estimate, truncation = richardson_estimate(d_coarse, d_fine, ratio)
             rho_coarse = _roundoff(model, coarse)
             rho_fine = _roundoff(model, fine)
-            error = truncation + (ratio**2 * rho_fine + rho_coarse) / (ratio**2 - 1)
+            roundoff = (ratio**2 * rho_fine + rho_coarse) / (ratio**2 - 1)
+            error = truncation + roundoff
             fwd_c, bwd_c = coarse.one_sided(f0)
             fwd_f, bwd_f = fine.one_sided(f0)
             gap_c, gap_f = fwd_c - bwd_c, fwd_f - bwd_f
@@ -550,14 +563,20 @@ class _Check:
                 )
             )
             if smooth:
-                codes, tol = model.verdicts(g_col, estimate[:, None], error[:, None], scale)
-                mismatch = codes[:, 0] == Verdict.MISMATCH
-                gap = np.abs(g - estimate)
-                resolvable = bool(np.all(SAFETY * 4 * rho_fine[mismatch] < gap[mismatch]))
-                if not mismatch.any() or mismatch_seen or not resolvable:
-                    return estimate, error, tol[:, 0], codes[:, 0], nan, nan
-                mismatch_seen = True
                 kink_votes = 0
+                codes, tol = model.verdicts(g_col, estimate[:, None], error[:, None], scale)
+                result = _Column(estimate, error, tol[:, 0], codes[:, 0], nan, nan)
+                mismatch = codes[:, 0] == Verdict.MISMATCH
+                if mismatch.any():
+                    # confirm at a finer pair, unless its round-off could not resolve the gap
+                    gap = np.abs(g - estimate)[mismatch]
+                    if mismatch_seen or np.any(SAFETY * 4 * rho_fine[mismatch] >= gap):
+                        return result
+                    mismatch_seen = True
+                elif mismatch_seen or not np.any(truncation > roundoff):
+                    return result
+                else:
+                    best = result  # agrees, but truncation dominates: a finer pair is sharper
             else:
                 significant = np.abs(gap_f) > noise_f
                 stuck = significant & (np.abs(gap_f) > 0.5 * np.abs(gap_c))
@@ -572,7 +591,7 @@ class _Check:
             if len(levels) >= MAX_LEVELS:
                 break
             levels.append(self._level(i, h, fine.mult / 4.0))
-        return self._unsettled(levels, f0, g, scale, model)
+        return best if best is not None else self._unsettled(levels, f0, g, scale, model)
 
     def _kink(
         self,
@@ -583,7 +602,7 @@ class _Check:
         scale: FloatArray,
         model: ErrorModel,
         significant: NDArray[np.bool_],
-    ) -> tuple[FloatArray, ...]:
+    ) -> _Column:
         """Verdicts where the one-sided derivatives keep disagreeing as the step shrinks."""
         fwd_c, bwd_c = coarse.one_sided(f0)
         fwd, bwd = fine.one_sided(f0)
@@ -600,7 +619,7 @@ class _Check:
         )
         codes = np.where(significant, codes, smooth_codes[:, 0])
         tol = np.where(significant, tol, smooth_tol[:, 0])
-        return central, np.abs(fwd - bwd) / 2 + error, tol, codes, bwd, fwd
+        return _Column(central, np.abs(fwd - bwd) / 2 + error, tol, codes, bwd, fwd)
 
     def _unsettled(
         self,
@@ -609,20 +628,20 @@ class _Check:
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
-    ) -> tuple[FloatArray, ...]:
+    ) -> _Column:
         """Differences that never settled: judge on their spread, at best inconclusive."""
         estimates = np.stack([lv.central() for lv in levels])
         finite = np.all(np.isfinite(estimates), axis=1)
         nan = np.full_like(g, np.nan)
         if not finite.any():
             codes = np.full(g.shape, Verdict.INCONCLUSIVE, dtype=np.int8)
-            return nan, nan, nan, codes, nan, nan
+            return _Column(nan, nan, nan, codes, nan, nan)
         usable = estimates[finite]
         best = usable[-1]
         error = (usable.max(axis=0) - usable.min(axis=0)) / 2 + _roundoff(model, levels[-1])
         codes, tol = model.verdicts(g[:, None], best[:, None], error[:, None], scale)
         codes = np.where(codes == Verdict.OK, Verdict.INCONCLUSIVE, codes).astype(np.int8)
-        return best, error, tol[:, 0], codes[:, 0], nan, nan
+        return _Column(best, error, tol[:, 0], codes[:, 0], nan, nan)
 
     def _complex_step(self, g: FloatArray) -> _Result:
         s = self.session

@@ -48,7 +48,7 @@ class Session:
         try:
             array = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError) as exc:
-            kind = "complex" if np.iscomplexobj(raw) else type(raw).__name__
+            kind = "complex" if isinstance(raw, complex) else type(raw).__name__
             raise ModelError(
                 f"f returned {kind} ({raw!r:.60}) {what}; it must return a real number "
                 "(or an array of them for a vector-valued model)"

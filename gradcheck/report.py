@@ -186,9 +186,10 @@ class Report:
         return self.tolerance + self.error
 
     def _failing(self) -> NDArray[np.bool_]:
-        if self.strict:
-            return self.verdicts != Verdict.OK
-        return self.verdicts == Verdict.MISMATCH
+        failing: NDArray[np.bool_] = (
+            self.verdicts != Verdict.OK if self.strict else self.verdicts == Verdict.MISMATCH
+        )
+        return failing
 
     def _margin(self) -> FloatArray:
         gap = np.abs(self.analytic - self.numeric)

@@ -89,7 +89,7 @@ def _autodiff_problem(loss: Callable[..., Any], objects: Sequence[object]) -> Pr
     def gradient() -> list[float]:
         for o in objects:
             o.grad = 0.0  # type: ignore[attr-defined]
-        out = forward()
+        out: Any = forward()
         if not callable(getattr(out, "backward", None)):
             raise ModelError(
                 f"the loss function returned {type(out).__name__}, which has no .backward(); "
