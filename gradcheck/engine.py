@@ -56,8 +56,9 @@ FloatArray = NDArray[np.float64]
 MAX_LEVELS = 8
 """Step levels tried for one element: 2h, h, h/4, ..., h/4**6."""
 
-NOISE_SPACING = 1e-6
-"""First spacing of the noise probe, relative to the coordinate's scale."""
+NOISE_SPACING = 1e-8
+"""First spacing of the noise probe, relative to the coordinate's scale: its table spans
+far less than a step (6e-6 in float64), so a kink inside a step rarely lands in it."""
 
 NOISE_POINTS = 9
 """The noise probe evaluates f at x0 + j t e_i for j = 1 .. 9."""
@@ -163,8 +164,8 @@ class Options:
         if outside.size:
             i = int(outside[0])
             raise InvalidArgument(
-                f"element {i} of the parameters is {x0[i]!r}, outside its bounds "
-                f"[{lower[i]!r}, {upper[i]!r}]: start inside the bounds"
+                f"element {i} of the parameters is {float(x0[i])!r}, outside its bounds "
+                f"[{float(lower[i])!r}, {float(upper[i])!r}]: start inside the bounds"
             )
         return lower, upper
 
@@ -283,6 +284,7 @@ class _Check:
         self.x0 = problem.flat_values()
         self.lower, self.upper = options.resolve_bounds(self.x0)
         self.noise = np.zeros(0)
+        self.local_step = np.zeros(0)
         self.eps = float(np.finfo(problem.dtype).eps)
 
     # -- stage 1: probes --------------------------------------------------------------
@@ -290,7 +292,7 @@ class _Check:
     def probe(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """f0, the analytic gradient, and the spread of repeated evaluations."""
         s = self.session
-        f0 = s.value()
+        f0 = s.value_at_start()
         bad = np.flatnonzero(~np.isfinite(f0))
         if bad.size:
             raise ModelError(
@@ -304,10 +306,12 @@ class _Check:
                 f"f modifies its argument: {mutation}. gradcheck restored the parameters "
                 "before every evaluation and after the check; fix f to work on a copy"
             )
-        repeat = s.value("a second time at the start point")
+        repeat = s.value_at_start("a second time at the start point")
         spread = np.zeros_like(f0)
         if not np.array_equal(repeat, f0):
-            values = np.stack([f0, repeat] + [s.value("again") for _ in range(REPEATS - 2)])
+            values = np.stack(
+                [f0, repeat] + [s.value_at_start("again") for _ in range(REPEATS - 2)]
+            )
             spread = values.std(axis=0, ddof=1)
             f0 = values.mean(axis=0)
             s.warnings.append(
@@ -343,13 +347,21 @@ class _Check:
             ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
             # a power-of-two spacing of at least 2 ulp keeps every point exactly representable
             t = max(2.0 ** math.floor(math.log2(spacing * max(abs(x), 1.0))), 2 * ulp)
-            # points on one side of x0 only: a kink exactly at x0 (relu(0), abs(0)) would
-            # otherwise pass for noise
-            side = -1.0 if x + NOISE_POINTS * t > self.upper[i] else 1.0
-            table = np.stack([s.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)])
-            level = estimate_noise(table)
-            if level is not None:
-                return level
+            # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
+            # abs(0)) would pass for noise, and one just beside x0 spoils only one side
+            tables = [
+                np.stack([s.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)])
+                for side in (1.0, -1.0)
+                if self.lower[i] <= x + side * NOISE_POINTS * t <= self.upper[i]
+            ]
+            levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
+            if levels:
+                noise: FloatArray = np.min(levels, axis=0)
+                return noise
+            if not tables:  # the bounds pin this coordinate
+                which += 1
+                continue
+            table = tables[0]
             unchanged = np.count_nonzero(np.diff(table, axis=0) == 0)
             if unchanged == table.size - table.shape[1]:
                 which += 1  # f does not depend on this coordinate here
@@ -381,6 +393,7 @@ class _Check:
             self.options.step if self.options.step is not None else relative_step(model.precision)
         )
         h = rel_step * np.maximum(np.abs(self.x0), 1.0)
+        self.local_step = rel_step * np.maximum(np.abs(self.x0), self._parameter_scale())
         scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
         if self.options.method is Method.SCIPY:
             from gradcheck.reference import scipy_jacobian
@@ -525,6 +538,14 @@ class _Check:
         plus, minus, hp, hm = representable_steps(self.x0[i : i + 1], np.array([h]), dtype)
         return float(plus[0]), float(minus[0]), float(hp[0]), float(hm[0])
 
+    def _parameter_scale(self) -> FloatArray:
+        """Per element, the largest magnitude in its parameter, where that is below 1."""
+        scales = []
+        for p in self.session.problem.parameters:
+            largest = float(np.max(np.abs(p.values), initial=0.0))
+            scales.append(np.full(p.size, largest if 0.0 < largest < 1.0 else 1.0))
+        return np.concatenate(scales)
+
     def _refine(
         self,
         i: int,
@@ -535,7 +556,31 @@ class _Check:
         scale: FloatArray,
         model: ErrorModel,
     ) -> _Column:
-        """Numeric, error, tolerance, verdict, left and right derivative for column i."""
+        """Numeric, error, tolerance, verdict, left and right derivative for column i.
+
+        A mismatch found with steps on the unit scale is re-examined on the scale of the
+        parameter's own values when those are much smaller: a parameter whose entries
+        are all 1e-8 may make f vary on that scale, which steps of 1e-6 cannot see.
+        """
+        column = self._refine_from(i, h, first, f0, g, scale, model)
+        local = float(self.local_step[i])
+        if np.any(column.verdicts == Verdict.MISMATCH) and local < h / 16:
+            start = self._level(i, local, 1.0)
+            closer = self._refine_from(i, local, start, f0, g, scale, model)
+            if not np.any(closer.verdicts == Verdict.MISMATCH):
+                return closer
+        return column
+
+    def _refine_from(
+        self,
+        i: int,
+        h: float,
+        first: _Level,
+        f0: FloatArray,
+        g: FloatArray,
+        scale: FloatArray,
+        model: ErrorModel,
+    ) -> _Column:
         levels = [self._level(i, h, 2.0), first]
         g_col = g[:, None]
         nan = np.full_like(g, np.nan)

@@ -69,7 +69,14 @@ class Session:
             raise ModelError(f"f returned values that are not real numbers: {exc}") from exc
         return array.reshape(len(raws), -1).T
 
-    def value(self, what: str = "at the start point") -> FloatArray:
+    def value_at_start(self, what: str = "at the start point") -> FloatArray:
+        """f at the start point (after undoing what an earlier call did to its argument)."""
+        if self.guarded:
+            self.reset_storage()
+        return self.value(what)
+
+    def value(self, what: str) -> FloatArray:
+        """f at whatever the storage holds now."""
         try:
             raw = self.problem.value()
         except GradcheckError:
@@ -196,6 +203,8 @@ class Session:
 
     def gradient(self) -> FloatArray:
         """The analytic gradient as an (m, n) float64 array."""
+        if self.guarded:
+            self.reset_storage()
         try:
             raw = self.problem.gradient()
         except GradcheckError:
@@ -228,8 +237,9 @@ class Session:
             changed = np.flatnonzero(p.values.view(np.uint8) != saved.view(np.uint8))
             if changed.size:
                 element = int(changed[0]) // p.values.itemsize
+                was, became = float(saved[element]), float(p.values[element])
                 self.reset_storage()
-                return f"{p.label(element)} (was {saved[element]!r}, became {p.values[element]!r})"
+                return f"{p.label(element)} (was {was!r}, became {became!r})"
         return None
 
     def close(self) -> None:

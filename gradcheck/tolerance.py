@@ -131,7 +131,7 @@ class ErrorModel:
         element_scale = np.maximum(
             np.maximum(np.abs(analytic), np.abs(numeric)), NEGLIGIBLE * scale
         )
-        codes[error > INCONCLUSIVE_FRACTION * element_scale] = Verdict.INCONCLUSIVE
+        codes[(error > INCONCLUSIVE_FRACTION * element_scale) & (gap > 0)] = Verdict.INCONCLUSIVE
         codes[~np.isfinite(numeric) | ~np.isfinite(error)] = Verdict.INCONCLUSIVE
         codes[(gap > tol) & np.isfinite(numeric)] = Verdict.MISMATCH
         codes[~np.isfinite(analytic)] = Verdict.MISMATCH
