@@ -23,6 +23,9 @@ __all__ = [
 
 from importlib.metadata import PackageNotFoundError, version
 
+# The subpackage gradcheck.backends shares its name with the function backends(): load it
+# first, so that the function bound below is not replaced when the built-in backends load.
+import gradcheck.backends  # noqa: F401  # isort: skip
 from gradcheck.api import Case, assert_gradients, case, check
 from gradcheck.errors import (
     GradcheckError,

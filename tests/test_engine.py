@@ -26,7 +26,7 @@ def chain_rule_J(p: np.ndarray) -> float:
 
 
 def chain_rule_dJ(p: np.ndarray, slip: bool = False) -> np.ndarray:
-    x, y, z = p
+    _x, y, z = p
     dJ_dv = 3.0
     dv_dx, dv_du = 1.0, 1.0
     du_dy, du_dz = z, y
@@ -266,7 +266,8 @@ def test_scipy_reference_method_agrees_with_the_engine() -> None:
     x = np.array([0.5, -2.0, 3.0])
     reference = gradcheck.check(f, x, grad=df, method="scipy", seed=0)
     ours = gradcheck.check(f, x, grad=df, seed=0)
-    assert reference.ok and ours.ok
+    assert reference.ok
+    assert ours.ok
     assert np.allclose(reference.numeric, ours.numeric, rtol=1e-8)
 
 
@@ -306,7 +307,7 @@ def test_vector_valued_function_has_its_jacobian_checked_elementwise() -> None:
 
     x = np.array([1.0, 2.0])
     assert gradcheck.check(F, x, grad=J, seed=0).ok
-    wrong = gradcheck.check(F, x, grad=lambda x: J(x) + [[0, 0], [0, 0.1], [0, 0]], seed=0)
+    wrong = gradcheck.check(F, x, grad=lambda x: J(x) + np.array([[0, 0], [0, 0.1], [0, 0]]), seed=0)
     assert mismatched(wrong) == ["f[1] / x[1]"]
 
 
