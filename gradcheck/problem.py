@@ -203,10 +203,6 @@ class Problem:
         """All parameter elements as one new float64 vector, in order."""
         return np.concatenate([p.values.astype(np.float64) for p in self.parameters])
 
-    def labels(self) -> list[str]:
-        """Element names in order, e.g. ``['W1[0, 0]', ..., 'b1[2]']``."""
-        return [p.label(j) for p in self.parameters for j in range(p.size)]
-
     def restore(self) -> None:
         """Undo whatever the backend changed in the user's objects."""
         if self._restore is not None:

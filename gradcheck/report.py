@@ -39,6 +39,7 @@ from xml.etree import ElementTree
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcheck.problem import element_label
 from gradcheck.tolerance import Verdict
 
 __all__ = ["SCHEMA_VERSION", "Element", "Metadata", "ParameterSummary", "Report"]
@@ -134,8 +135,6 @@ class Report:
     Attributes
     ----------
     parameters : tuple of (name, shape)
-    labels : tuple of str
-        Element names, ``n`` of them, e.g. ``W1[3, 2]``.
     output_shape : tuple of int
         Shape of f's value; ``()`` for a scalar.
     analytic, numeric, error, tolerance : ndarray, shape (m, n)
@@ -153,7 +152,6 @@ class Report:
     """
 
     parameters: tuple[tuple[str, tuple[int, ...]], ...]
-    labels: tuple[str, ...]
     output_shape: tuple[int, ...]
     analytic: FloatArray
     numeric: FloatArray
@@ -198,6 +196,15 @@ class Report:
 
     # -- elements ---------------------------------------------------------------------
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Element names in order, ``n`` of them, e.g. ``W1[3, 2]``."""
+        return tuple(
+            element_label(name, shape, j)
+            for name, shape in self.parameters
+            for j in range(math.prod(shape))
+        )
+
     def element(self, output: int, i: int) -> Element:
         """The element at flat output index ``output`` and parameter element ``i``."""
         owner, local = self._locate(i)
@@ -208,7 +215,7 @@ class Report:
             if self.output_shape
             else ()
         )
-        label = self.labels[i]
+        label = element_label(name, shape, local)
         if out:
             label = f"f[{', '.join(map(str, out))}] / {label}"
         return Element(
