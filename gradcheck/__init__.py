@@ -4,8 +4,11 @@ __all__ = [
     "Case",
     "GradcheckError",
     "GradcheckFixture",
+    "GradcheckWarning",
     "GradientMismatch",
+    "GradientMismatchWarning",
     "InvalidArgument",
+    "IterateMismatch",
     "ModelError",
     "NoBackend",
     "Parameter",
@@ -29,8 +32,11 @@ import gradcheck.backends  # noqa: F401  # isort: skip
 from gradcheck.api import Case, assert_gradients, case, check
 from gradcheck.errors import (
     GradcheckError,
+    GradcheckWarning,
     GradientMismatch,
+    GradientMismatchWarning,
     InvalidArgument,
+    IterateMismatch,
     ModelError,
     NoBackend,
 )

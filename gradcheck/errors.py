@@ -8,7 +8,12 @@
     ├── ModelError                    the user's function, gradient or model failed
     │                                 or returned something unusable
     └── GradientMismatch              assert_gradients found a wrong gradient
-                                      (also AssertionError)
+        │                             (also AssertionError)
+        └── IterateMismatch           a gradient given to SciPy is wrong at a point
+                                      the optimizer evaluated it
+
+    GradcheckWarning                  a check could not be made (also UserWarning)
+    └── GradientMismatchWarning       on_mismatch="warn": a wrong gradient, run goes on
 
 ``InvalidArgument`` subclasses ``ValueError`` and ``TypeError`` so that code written
 against the built-in exceptions still catches it; ``GradientMismatch`` subclasses
@@ -24,8 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GradcheckError",
+    "GradcheckWarning",
     "GradientMismatch",
+    "GradientMismatchWarning",
     "InvalidArgument",
+    "IterateMismatch",
     "ModelError",
     "NoBackend",
 ]
@@ -57,6 +65,34 @@ class GradientMismatch(GradcheckError, AssertionError):
     :attr:`report`.
     """
 
-    def __init__(self, report: Report) -> None:
-        super().__init__(str(report))
+    def __init__(self, report: Report, context: str = "") -> None:
+        super().__init__(f"{context}\n{report}" if context else str(report))
         self.report = report
+
+
+class IterateMismatch(GradientMismatch):
+    """The gradient given to a SciPy routine is wrong at a point it was evaluated at.
+
+    The message names the point first, then gives the report.
+
+    Attributes
+    ----------
+    report : Report
+    evaluation : int
+        Which call of ``jac`` it was: 0 is the first, at the start point.
+    x : ndarray
+        The point, a copy.
+    """
+
+    def __init__(self, report: Report, evaluation: int, x: object, where: str) -> None:
+        super().__init__(report, f"jac disagrees with finite differences {where}")
+        self.evaluation = evaluation
+        self.x = x
+
+
+class GradcheckWarning(UserWarning):
+    """A check could not be made at some point; the run goes on without it."""
+
+
+class GradientMismatchWarning(GradcheckWarning):
+    """``on_mismatch="warn"``: the gradient disagreed with finite differences at a point."""

@@ -33,7 +33,13 @@ from numpy.typing import NDArray
 from scipy.optimize import OptimizeResult
 
 from gradcheck.api import Case, check
-from gradcheck.errors import GradientMismatch, InvalidArgument, ModelError
+from gradcheck.errors import (
+    GradcheckWarning,
+    GradientMismatchWarning,
+    InvalidArgument,
+    IterateMismatch,
+    ModelError,
+)
 from gradcheck.report import Report
 
 __all__ = [
@@ -56,36 +62,6 @@ CHECK_OPTIONS = frozenset({"method", "rtol", "atol", "step", "seed", "strict"})
 """Options of :func:`gradcheck.check` that :func:`checked` and :func:`minimize` pass on."""
 
 OnMismatch = Literal["raise", "warn"]
-
-
-class GradcheckWarning(UserWarning):
-    """A check could not be made at some point (the run goes on without it)."""
-
-
-class GradientMismatchWarning(GradcheckWarning):
-    """``on_mismatch="warn"``: the gradient disagreed with finite differences at a point."""
-
-
-class IterateMismatch(GradientMismatch):
-    """The gradient given to SciPy is wrong at one of the points SciPy evaluated it.
-
-    A :class:`~gradcheck.GradientMismatch` (so also an ``AssertionError``) whose message
-    names the point first, then the report with the elements that disagree.
-
-    Attributes
-    ----------
-    report : Report
-    evaluation : int
-        Which call of ``jac`` it was: 0 is the first, at the start point.
-    x : ndarray
-        The point, a copy.
-    """
-
-    def __init__(self, report: Report, evaluation: int, x: FloatArray) -> None:
-        super().__init__(report)
-        self.evaluation = evaluation
-        self.x = x
-        self.args = (f"jac disagrees with finite differences {_where(evaluation, x)}\n{report}",)
 
 
 class CheckedPoint(NamedTuple):
@@ -264,7 +240,7 @@ class CheckedJacobian:
         self.reports.append(CheckedPoint(evaluation, x, report))
         if report.ok:
             return
-        error = IterateMismatch(report, evaluation, x)
+        error = IterateMismatch(report, evaluation, x, _where(evaluation, x))
         if self._on_mismatch == "raise":
             raise error
         warnings.warn(str(error), GradientMismatchWarning, stacklevel=3)
