@@ -8,6 +8,7 @@ __all__ = [
     "GradientMismatch",
     "GradientMismatchWarning",
     "InvalidArgument",
+    "Method",
     "IterateMismatch",
     "ModelError",
     "NoBackend",
@@ -40,6 +41,7 @@ from gradcheck.errors import (
     ModelError,
     NoBackend,
 )
+from gradcheck.engine import Method
 from gradcheck.hookspecs import hookimpl
 from gradcheck.plugins import backends
 from gradcheck.problem import Parameter, Problem, UndoStack

@@ -56,9 +56,12 @@ FloatArray = NDArray[np.float64]
 MAX_LEVELS = 8
 """Step levels tried for one element: 2h, h, h/4, ..., h/4**6."""
 
-NOISE_SPACING = 1e-8
-"""First spacing of the noise probe, relative to the coordinate's scale: its table spans
-far less than a step (6e-6 in float64), so a kink inside a step rarely lands in it."""
+NOISE_SPACING = 1e-6
+"""First spacing of the noise probe, relative to the coordinate's scale."""
+
+NOISE_ULPS = 64
+"""Least spacing of the noise probe in ulps of the coordinate: points only a few ulps
+apart round alike, and their differences understate the noise (seen: 10x in float32)."""
 
 NOISE_POINTS = 9
 """The noise probe evaluates f at x0 + j t e_i for j = 1 .. 9."""
@@ -287,7 +290,8 @@ class _Check:
         self.x0 = problem.flat_values()
         self.lower, self.upper = options.resolve_bounds(self.x0)
         self.noise = np.zeros(0)
-        self.local_step = np.zeros(0)
+        # each element's own scale: its magnitude, or its parameter's largest if below 1
+        self.local_scale = np.maximum(np.abs(self.x0), self._parameter_scale())
         self.eps = float(np.finfo(problem.dtype).eps)
 
     # -- stage 1: probes --------------------------------------------------------------
@@ -353,8 +357,9 @@ class _Check:
         ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
         spacing = NOISE_SPACING
         for _ in range(NOISE_ATTEMPTS):
-            # a power-of-two spacing of at least 2 ulp keeps every point exactly representable
-            t = max(2.0 ** math.floor(math.log2(spacing * max(abs(x), 1.0))), 2 * ulp)
+            # a power-of-two spacing keeps every point exactly representable; at least
+            # NOISE_ULPS apart, so that the rounding errors of neighbours are independent
+            t = max(2.0 ** math.floor(math.log2(spacing * self.local_scale[i])), NOISE_ULPS * ulp)
             # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
             # abs(0)) would pass for noise, and one just beside x0 spoils only one side
             tables = [
@@ -363,14 +368,16 @@ class _Check:
                 if self.lower[i] <= x + side * NOISE_POINTS * t <= self.upper[i]
             ]
             levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
+            flat = [not np.any(np.diff(table, axis=0)) for table in tables]
             if levels:
-                noise: FloatArray = np.min(levels, axis=0)
+                # exactly constant on one side (a kink just beside x0): no noise there
+                noise: FloatArray = (
+                    np.zeros_like(levels[0]) if any(flat) else np.min(levels, axis=0)
+                )
                 return noise, False
-            if not tables:  # the bounds pin this coordinate
+            if all(flat):  # f does not depend on this coordinate here (or bounds pin it)
                 return None, True
             unchanged = np.count_nonzero(np.diff(tables[0], axis=0) == 0)
-            if unchanged == tables[0].size - tables[0].shape[1]:
-                return None, True  # f does not depend on this coordinate here
             spacing *= 100.0 if unchanged >= tables[0].size / 2 else 0.01
         return None, False
 
@@ -384,8 +391,11 @@ class _Check:
         if self.options.method is Method.COMPLEX:
             return self._complex_step(g)
         noise = self.noise = self.noise_level(f0, spread)
-        nonzero = np.abs(f0) > 0
-        relative = float(np.max(noise[nonzero] / np.abs(f0[nonzero]), initial=self.eps))
+        # f's scale: its value, or what a unit step changes it by where the value is ~0
+        finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
+        f_scale = np.maximum(np.abs(f0), np.max(finite_g * np.maximum(np.abs(self.x0), 1), axis=1))
+        nonzero = f_scale > 0
+        relative = float(np.max(noise[nonzero] / f_scale[nonzero], initial=self.eps))
         model = ErrorModel(
             noise=noise,
             precision=max(self.eps, min(relative, 1e-2)),
@@ -396,7 +406,7 @@ class _Check:
             self.options.step if self.options.step is not None else relative_step(model.precision)
         )
         h = rel_step * np.maximum(np.abs(self.x0), 1.0)
-        self.local_step = rel_step * np.maximum(np.abs(self.x0), self._parameter_scale())
+        self.local_step = rel_step * self.local_scale
         scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
         if self.options.method is Method.SCIPY:
             from gradcheck.reference import scipy_jacobian
@@ -571,8 +581,8 @@ class _Check:
         if np.any(column.verdicts == Verdict.MISMATCH) and local < h / 16:
             start = self._level(i, local, 1.0)
             closer = self._refine_from(i, local, start, f0, g, scale, model)
-            if not np.any(closer.verdicts == Verdict.MISMATCH):
-                return closer
+            if np.all((closer.verdicts == Verdict.OK) | (closer.verdicts == Verdict.KINK)):
+                return closer  # conclusive on the finer scale; unusable there: keep the first
         mismatch = column.verdicts == Verdict.MISMATCH
         gap = np.abs(g - column.numeric)
         if np.any(mismatch & (gap < NOISE_RECHECK * column.tolerance)):
