@@ -1,0 +1,244 @@
+"""Evaluating a scalar torch objective at the points the gradcheck engine asks for.
+
+The engine perturbs flat NumPy storage in place and calls ``value()``. Each checked tensor
+has one 1-D NumPy array as storage (float64 for the default float64 copy, the model's own
+dtype with ``native_dtype=True``). On the CPU the working tensor is
+``torch.from_numpy(storage)``: the same memory, no copy. On a CUDA device the storage is
+copied to the device per call, and batches of perturbed points are built on the device.
+
+Batches: given ``k`` points (flat index, value), a ``(c, n)`` block of parameter vectors is
+built on the device, split into per-tensor batches and evaluated with
+``torch.func.vmap`` over the objective in chunks of ``c`` points. When vmap cannot run the
+objective (random layers, ``.item()``, an autograd.Function without a vmap rule) the
+evaluator falls back to one evaluation at a time, for good, and says so in the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from gradcheck import ModelError, Parameter
+from numpy.typing import NDArray
+
+__all__ = ["RNG_SEED", "Evaluator", "Objective", "Slot"]
+
+RNG_SEED = 20240229
+"""Seed given to torch's generator before every evaluation when reseeding."""
+
+BATCH_BYTES = {"cpu": 2**25, "cuda": 2**29}
+"""Bytes of parameter vectors in one vmap chunk, per device type."""
+
+Objective = Callable[[Sequence[torch.Tensor], Sequence[torch.Tensor]], torch.Tensor]
+"""``objective(tensors, buffers) -> scalar tensor``; vmap-able where the model allows."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Slot:
+    """One checked tensor: its report name, shape and flat NumPy storage."""
+
+    name: str
+    shape: tuple[int, ...]
+    storage: NDArray[Any]
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return int(self.storage.size)
+
+
+class Evaluator:
+    """``value``, ``gradient`` and ``perturbed_values`` of one objective over its slots.
+
+    Parameters
+    ----------
+    slots : sequence of Slot
+        The checked tensors, in report order.
+    objective : Objective
+        The scalar to differentiate, given the working tensors and fresh buffers.
+    buffers : sequence of Tensor
+        Tensors the objective may update in place (BatchNorm running statistics); each
+        evaluation gets its own copy, so every evaluation starts from the same state.
+    device : torch.device
+        Where the working tensors live.
+    dtype : torch.dtype
+        Their dtype.
+    batch : bool or int
+        Whether ``perturbed_values`` uses vmap; an int is the chunk size.
+    reseed : bool
+        Reseed torch's generator before every evaluation, inside ``fork_rng``.
+    note : callable (str) -> None
+        Adds a fact to the report.
+    """
+
+    def __init__(
+        self,
+        slots: Sequence[Slot],
+        objective: Objective,
+        *,
+        buffers: Sequence[torch.Tensor],
+        device: torch.device,
+        dtype: torch.dtype,
+        batch: bool | int,
+        reseed: bool,
+        note: Callable[[str], None],
+    ) -> None:
+        self.slots = tuple(slots)
+        self.objective = objective
+        self.buffers = tuple(buffers)
+        self.device = device
+        self.dtype = dtype
+        self.batch = batch
+        self.reseed = reseed
+        self.note = note
+        self.vmap_failed = False
+        self.offsets = np.cumsum([0] + [s.size for s in self.slots])
+        self.views = (
+            [torch.from_numpy(s.storage) for s in self.slots] if device.type == "cpu" else None
+        )
+
+    # -- the three callables of a Problem ---------------------------------------------
+
+    def parameters(self) -> list[Parameter]:
+        """The engine's view of the slots: live storage."""
+        return [Parameter(s.name, s.shape, s.storage) for s in self.slots]
+
+    def value(self) -> float:
+        """The objective at the current storage."""
+        with self._rng(), torch.no_grad():
+            out = self.objective(self._tensors(), self._fresh_buffers())
+        return _scalar(out)
+
+    def gradient(self) -> NDArray[np.float64]:
+        """The objective's gradient from autograd, flat, as float64."""
+        leaves = [t.detach().clone().requires_grad_(True) for t in self._tensors()]
+        with self._rng(), torch.enable_grad():
+            out = self.objective(leaves, self._fresh_buffers())
+            _scalar(out)
+            if not out.requires_grad:
+                grads: Sequence[torch.Tensor | None] = [None] * len(leaves)
+            else:
+                grads = torch.autograd.grad(out.reshape(()), leaves, allow_unused=True)
+        flat = [
+            np.zeros(s.size) if g is None else _numpy64(g).reshape(-1)
+            for s, g in zip(self.slots, grads, strict=True)
+        ]
+        for s, g in zip(self.slots, flat, strict=True):
+            if g.size != s.size:
+                raise ModelError(f"backward returned {g.size} elements for {s.name}{s.shape}")
+        return np.concatenate(flat)
+
+    def perturbed_values(
+        self, index: NDArray[np.int64], values: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """The objective at ``k`` points, point j having flat element ``index[j] = values[j]``."""
+        if not self.vmap_failed:
+            try:
+                return self._batched(index, values)
+            except Exception as exc:
+                self.vmap_failed = True
+                reason = (str(exc).strip().splitlines() or [""])[0].split(". ")[0][:120]
+                self.note(
+                    "perturbed points were evaluated one at a time: torch.func.vmap cannot "
+                    f"run this model ({type(exc).__name__}: {reason})"
+                )
+        return self._one_at_a_time(index, values)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _tensors(self) -> list[torch.Tensor]:
+        if self.views is not None:
+            return [v.view(s.shape) for v, s in zip(self.views, self.slots, strict=True)]
+        flat = torch.from_numpy(np.concatenate([s.storage for s in self.slots]))
+        return self._split(flat.to(self.device, self.dtype), batch=None)
+
+    def _split(self, flat: torch.Tensor, batch: int | None) -> list[torch.Tensor]:
+        lead = () if batch is None else (batch,)
+        return [
+            flat[..., int(a) : int(b)].reshape(*lead, *s.shape)
+            for s, a, b in zip(self.slots, self.offsets[:-1], self.offsets[1:], strict=True)
+        ]
+
+    def _fresh_buffers(self) -> list[torch.Tensor]:
+        return [b.clone() for b in self.buffers]
+
+    @contextlib.contextmanager
+    def _rng(self) -> Iterator[None]:
+        if not self.reseed:
+            yield
+            return
+        cuda = self.device.type == "cuda"
+        devices = [self.device.index or 0] if cuda else []
+        with torch.random.fork_rng(devices=devices, device_type="cuda" if cuda else None):
+            torch.default_generator.manual_seed(RNG_SEED)
+            if cuda:
+                torch.cuda.default_generators[devices[0]].manual_seed(RNG_SEED)
+            yield
+
+    def _chunk(self) -> int:
+        if not isinstance(self.batch, bool):
+            return max(1, int(self.batch))
+        n = int(self.offsets[-1])
+        budget = BATCH_BYTES.get(self.device.type, BATCH_BYTES["cuda"])
+        itemsize = torch.empty((), dtype=self.dtype).element_size()
+        return max(1, budget // (n * itemsize))
+
+    def _batched(self, index: NDArray[np.int64], values: NDArray[np.float64]) -> NDArray[Any]:
+        base = torch.from_numpy(np.concatenate([s.storage for s in self.slots]))
+        base = base.to(self.device, self.dtype)
+        index_t = torch.from_numpy(np.asarray(index, dtype=np.int64)).to(self.device)
+        values_t = torch.from_numpy(np.asarray(values, dtype=np.float64))
+        values_t = values_t.to(self.device, self.dtype)
+        chunk = self._chunk()
+
+        def one(tensors: list[torch.Tensor], buffers: list[torch.Tensor]) -> torch.Tensor:
+            return self.objective(tensors, buffers).reshape(())
+
+        mapped = torch.func.vmap(one, in_dims=(0, 0), randomness="error")
+        results = []
+        with self._rng(), torch.no_grad():
+            for start in range(0, index.size, chunk):
+                rows = index_t[start : start + chunk]
+                c = int(rows.numel())
+                block = base.expand(c, -1).clone()
+                block[torch.arange(c, device=self.device), rows] = values_t[start : start + c]
+                buffers = [b.unsqueeze(0).repeat(c, *([1] * b.dim())) for b in self.buffers]
+                results.append(mapped(self._split(block, batch=c), buffers))
+        return _numpy64(torch.cat(results))
+
+    def _one_at_a_time(
+        self, index: NDArray[np.int64], values: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        owner = np.searchsorted(self.offsets, index, side="right") - 1
+        out = np.empty(index.size)
+        for j, (i, slot_index) in enumerate(zip(index.tolist(), owner.tolist(), strict=True)):
+            storage = self.slots[slot_index].storage
+            k = i - int(self.offsets[slot_index])
+            old = storage[k]
+            try:
+                storage[k] = values[j]
+                out[j] = self.value()
+            finally:
+                storage[k] = old
+        return out
+
+
+def _scalar(out: object) -> float:
+    if not isinstance(out, torch.Tensor):
+        raise ModelError(f"the objective returned {type(out).__name__}; expected a tensor")
+    if out.numel() != 1:
+        raise ModelError(
+            f"the objective returned a tensor of shape {tuple(out.shape)}; expected a scalar "
+            "(pass loss= for a module whose output is not a scalar)"
+        )
+    if out.is_complex():
+        raise ModelError("the objective returned a complex tensor; expected a real scalar")
+    return float(out.detach().reshape(()).item())
+
+
+def _numpy64(t: torch.Tensor) -> NDArray[np.float64]:
+    return t.detach().to("cpu", torch.float64).numpy()

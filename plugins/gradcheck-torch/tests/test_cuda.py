@@ -1,0 +1,73 @@
+"""CUDA tensors are checked on their device; these tests skip where there is no CUDA."""
+
+from __future__ import annotations
+
+import gradcheck
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+pytestmark = pytest.mark.cuda
+
+
+class Square(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return x * x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, g):  # type: ignore[no-untyped-def]
+        (x,) = ctx.saved_tensors
+        out = 2 * x * g
+        out[3] = out[3] * 1.001  # one element 0.1 % off
+        return out
+
+
+def test_wrong_element_is_found_on_the_gpu_in_batches_and_one_at_a_time() -> None:
+    x = torch.randn(100, dtype=torch.float64, device="cuda", requires_grad=True)
+    reports = [gradcheck.check(Square.apply, x, seed=0, batch=b) for b in (True, False)]
+    for report in reports:
+        assert [e.name for e in report.elements() if str(e.verdict) == "mismatch"] == ["x[3]"]
+    np.testing.assert_array_equal(reports[0].verdicts, reports[1].verdicts)
+
+
+def test_module_on_the_gpu_passes_and_is_left_as_it_was() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        torch.nn.BatchNorm1d(16),
+        torch.nn.Tanh(),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(16, 4),
+    ).cuda()
+    x = torch.randn(12, 8, device="cuda")
+    y = torch.randint(0, 4, (12,), device="cuda")
+    F.cross_entropy(model(x), y).backward()
+    before = [t.detach().clone() for t in (*model.parameters(), *model.buffers())]
+    grads = [p.grad.clone() for p in model.parameters()]
+    for options in ({}, {"native_dtype": True}, {"train": False}):
+        report = gradcheck.check(model, x, y, loss=F.cross_entropy, seed=0, **options)
+        assert report.ok, report
+    after = [t.detach() for t in (*model.parameters(), *model.buffers())]
+    assert all(torch.equal(a, b) for a, b in zip(after, before, strict=True))
+    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads, strict=True))
+    assert model.training
+
+
+def test_mlp_of_ten_thousand_parameters_is_checked_in_batches() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 300), torch.nn.Tanh(), torch.nn.Linear(300, 1))
+    model = model.double().cuda()
+    x = torch.randn(16, 32, dtype=torch.float64, device="cuda")
+    y = torch.randn(16, 1, dtype=torch.float64, device="cuda")
+    report = gradcheck.check(model, x, y, loss=F.mse_loss, seed=0)
+    assert report.ok
+    assert report.counts["ok"] == 10_201
+    assert not any("one at a time" in note for note in report.metadata.warnings)
