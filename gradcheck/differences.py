@@ -236,7 +236,7 @@ def estimate_noise(values: FloatArray) -> FloatArray | None:
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> line = np.linspace(1.0, 1.01, 9)[:, None]
+    >>> line = np.linspace(1.0, 1.0001, 9)[:, None]
     >>> sigma = estimate_noise(np.exp(line) + 1e-9 * rng.standard_normal((9, 1)))
     >>> bool(3e-10 < sigma[0] < 3e-9)
     True
