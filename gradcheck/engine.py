@@ -250,7 +250,7 @@ def run(problem: Problem, options: Options) -> Report:
             gradient_evaluations=session.gradient_calls,
             seconds=time.perf_counter() - started,
             noise=tuple(float(v) for v in result.noise),
-            warnings=tuple(session.warnings) + problem.notes,
+            warnings=(*session.warnings, *problem.notes),
         ),
     )
 

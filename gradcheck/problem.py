@@ -145,7 +145,8 @@ class Problem:
         Undoes whatever the backend changed in the user's objects. Called once when the
         check ends, also when it fails or is interrupted.
     notes : sequence of str, optional
-        Facts the backend wants in the report, e.g. "checked on a float64 copy".
+        Facts the backend wants in the report, e.g. "checked on a float64 copy". Facts
+        learnt during the check are added with :meth:`note`.
 
     Examples
     --------
@@ -192,7 +193,9 @@ class Problem:
         self.complex_value = complex_value
         self.perturbed_values = perturbed_values
         self._restore = restore
-        self.notes = tuple(notes)
+        self.notes: list[str] = []
+        for text in notes:
+            self.note(text)
 
     @property
     def size(self) -> int:
@@ -202,6 +205,11 @@ class Problem:
     def flat_values(self) -> NDArray[np.float64]:
         """All parameter elements as one new float64 vector, in order."""
         return np.concatenate([p.values.astype(np.float64) for p in self.parameters])
+
+    def note(self, text: str) -> None:
+        """Add a fact to the report's warnings (once, however often it is noted)."""
+        if text not in self.notes:
+            self.notes.append(text)
 
     def restore(self) -> None:
         """Undo whatever the backend changed in the user's objects."""

@@ -139,7 +139,7 @@ class _Reporter:
             return
         self.notes.append(text)
         if self.problem is not None:
-            self.problem.notes = (*self.problem.notes, text)
+            self.problem.note(text)
 
 
 class _Projection:
