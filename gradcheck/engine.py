@@ -53,6 +53,9 @@ __all__ = ["Method", "Options", "run"]
 
 FloatArray = NDArray[np.float64]
 
+SHIFT = 2**-0.5
+"""A mismatch that finer steps cannot confirm is re-measured with the steps times this."""
+
 MAX_LEVELS = 8
 """Step levels tried for one element: 2h, h, h/4, ..., h/4**6."""
 
@@ -277,6 +280,61 @@ class _Column(NamedTuple):
     verdicts: NDArray[np.int8]
     left: FloatArray
     right: FloatArray
+
+
+class _Pair:
+    """A Richardson pair of step levels for one column: estimate, errors, smoothness."""
+
+    def __init__(
+        self,
+        coarse: _Level,
+        fine: _Level,
+        f0: FloatArray,
+        g: FloatArray,
+        scale: FloatArray,
+        model: ErrorModel,
+    ) -> None:
+        ratio = coarse.mult / fine.mult
+        self.estimate, self.truncation = richardson_estimate(
+            coarse.central(), fine.central(), ratio
+        )
+        rho_coarse = _roundoff(model, coarse)
+        self.rho_fine = _roundoff(model, fine)
+        self.roundoff = (ratio**2 * self.rho_fine + rho_coarse) / (ratio**2 - 1)
+        error = self.truncation + self.roundoff
+        fwd_c, bwd_c = coarse.one_sided(f0)
+        fwd_f, bwd_f = fine.one_sided(f0)
+        self.gap_coarse, self.gap_fine = fwd_c - bwd_c, fwd_f - bwd_f
+        noise_coarse = 4 * rho_coarse  # round-off of forward - backward
+        self.noise_fine = 4 * self.rho_fine
+        self.finite = bool(
+            np.all(np.isfinite(self.estimate)) and np.all(np.isfinite(fwd_c - bwd_c))
+        )
+        # smooth f: the one-sided gap is h f'' + O(h^3), so it scales with the step
+        self.smooth = self.finite and bool(
+            np.all(
+                np.abs(self.gap_coarse - ratio * self.gap_fine)
+                <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine)
+            )
+        )
+        codes, tol = model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
+        nan = np.full_like(g, np.nan)
+        self.column = _Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
+
+
+def _reconciled(first: _Pair | _Column, second: _Pair) -> _Column:
+    """Two estimates of one column: where one finds a mismatch the other does not, neither
+    is trusted (a rounding outlier in one of them): the element is inconclusive."""
+    a = first.column if isinstance(first, _Pair) else first
+    b = second.column
+    if not second.smooth:
+        b = b._replace(verdicts=np.full_like(b.verdicts, Verdict.INCONCLUSIVE))
+    agree = (a.verdicts == Verdict.MISMATCH) == (b.verdicts == Verdict.MISMATCH)
+    verdicts = np.where(agree, np.maximum(a.verdicts, b.verdicts), Verdict.INCONCLUSIVE).astype(
+        np.int8
+    )
+    error = np.where(agree, a.error, np.maximum(a.error, b.error) + np.abs(a.numeric - b.numeric))
+    return a._replace(verdicts=verdicts, error=error)
 
 
 class _Check:
@@ -605,56 +663,47 @@ class _Check:
         model: ErrorModel,
     ) -> _Column:
         levels = [self._level(i, h, 2.0), first]
-        g_col = g[:, None]
-        nan = np.full_like(g, np.nan)
         mismatch_seen = False
         kink_votes = 0
         best: _Column | None = None
         while True:
             coarse, fine = levels[-2], levels[-1]
-            ratio = coarse.mult / fine.mult
-            d_coarse, d_fine = coarse.central(), fine.central()
-            estimate, truncation = richardson_estimate(d_coarse, d_fine, ratio)
-            rho_coarse = _roundoff(model, coarse)
-            rho_fine = _roundoff(model, fine)
-            roundoff = (ratio**2 * rho_fine + rho_coarse) / (ratio**2 - 1)
-            error = truncation + roundoff
-            fwd_c, bwd_c = coarse.one_sided(f0)
-            fwd_f, bwd_f = fine.one_sided(f0)
-            gap_c, gap_f = fwd_c - bwd_c, fwd_f - bwd_f
-            noise_c, noise_f = 4 * rho_coarse, 4 * rho_fine  # round-off of forward - backward
-            finite = bool(np.all(np.isfinite(estimate)) and np.all(np.isfinite(gap_c)))
-            smooth = finite and bool(
-                np.all(
-                    np.abs(gap_c - ratio * gap_f)
-                    <= noise_c + ratio * noise_f + 0.25 * np.abs(ratio * gap_f)
-                )
-            )
-            if smooth:
+            pair = _Pair(coarse, fine, f0, g, scale, model)
+            if pair.smooth:
                 kink_votes = 0
-                codes, tol = model.verdicts(g_col, estimate[:, None], error[:, None], scale)
-                result = _Column(estimate, error, tol[:, 0], codes[:, 0], nan, nan)
-                mismatch = codes[:, 0] == Verdict.MISMATCH
+                result = pair.column
+                mismatch = result.verdicts == Verdict.MISMATCH
                 if mismatch.any():
-                    # confirm at a finer pair, unless its round-off could not resolve the gap
-                    gap = np.abs(g - estimate)[mismatch]
-                    if mismatch_seen or np.any(SAFETY * 4 * rho_fine[mismatch] >= gap):
-                        return result
+                    if mismatch_seen:
+                        return result  # confirmed by a second, finer pair
+                    gap = np.abs(g - pair.estimate)[mismatch]
+                    if np.any(SAFETY * 4 * pair.rho_fine[mismatch] >= gap):
+                        # a finer pair could not resolve the gap: confirm with the same
+                        # steps shifted, whose round-off is independent of these
+                        shifted = _Pair(
+                            self._level(i, h, coarse.mult * SHIFT),
+                            self._level(i, h, fine.mult * SHIFT),
+                            f0,
+                            g,
+                            scale,
+                            model,
+                        )
+                        return _reconciled(result, shifted)
                     mismatch_seen = True
-                elif mismatch_seen or not np.any(truncation > roundoff):
+                elif mismatch_seen or not np.any(pair.truncation > pair.roundoff):
                     return result
                 else:
                     best = result  # agrees, but truncation dominates: a finer pair is sharper
             else:
-                significant = np.abs(gap_f) > noise_f
-                stuck = significant & (np.abs(gap_f) > 0.5 * np.abs(gap_c))
-                kink_votes = kink_votes + 1 if finite and stuck.any() else 0
+                significant = np.abs(pair.gap_fine) > pair.noise_fine
+                stuck = significant & (np.abs(pair.gap_fine) > 0.5 * np.abs(pair.gap_coarse))
+                kink_votes = kink_votes + 1 if pair.finite and stuck.any() else 0
                 if kink_votes >= 2:
                     return self._kink(coarse, fine, f0, g, scale, model, significant)
             element_scale = np.maximum(
-                np.maximum(np.abs(g), np.abs(d_fine)), NEGLIGIBLE * scale[:, 0]
+                np.maximum(np.abs(g), np.abs(fine.central())), NEGLIGIBLE * scale[:, 0]
             )
-            if np.all(rho_fine > INCONCLUSIVE_FRACTION * element_scale):
+            if np.all(pair.rho_fine > INCONCLUSIVE_FRACTION * element_scale):
                 break  # finer steps only add round-off
             if len(levels) >= MAX_LEVELS:
                 break
