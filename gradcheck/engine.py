@@ -430,7 +430,7 @@ class _Check:
             if levels:
                 # exactly constant on one side (a kink just beside x0): no noise there
                 noise: FloatArray = (
-                    np.zeros_like(levels[0]) if any(flat) else np.min(levels, axis=0)
+                    np.zeros_like(levels[0]) if any(flat) else np.max(levels, axis=0)
                 )
                 return noise, False
             if all(flat):  # f does not depend on this coordinate here (or bounds pin it)
