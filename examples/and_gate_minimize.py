@@ -21,7 +21,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 import gradcheck
-from gradcheck import optimize
 
 FloatArray = NDArray[np.float64]
 
@@ -57,6 +56,8 @@ def mistaken_backprop(params: FloatArray) -> FloatArray:
 
 
 def main() -> None:
+    from gradcheck import optimize  # imports scipy.optimize: only when the example runs
+
     result = optimize.minimize(loss, START, jac=backprop, method="BFGS")
     checks = ", ".join(
         f"call {p.evaluation}: {'ok' if p.report.ok else 'FAILED'}"

@@ -8,8 +8,8 @@ __all__ = [
     "GradientMismatch",
     "GradientMismatchWarning",
     "InvalidArgument",
-    "Method",
     "IterateMismatch",
+    "Method",
     "ModelError",
     "NoBackend",
     "Parameter",
@@ -31,6 +31,7 @@ from importlib.metadata import PackageNotFoundError, version
 # first, so that the function bound below is not replaced when the built-in backends load.
 import gradcheck.backends  # noqa: F401  # isort: skip
 from gradcheck.api import Case, assert_gradients, case, check
+from gradcheck.engine import Method
 from gradcheck.errors import (
     GradcheckError,
     GradcheckWarning,
@@ -41,7 +42,6 @@ from gradcheck.errors import (
     ModelError,
     NoBackend,
 )
-from gradcheck.engine import Method
 from gradcheck.hookspecs import hookimpl
 from gradcheck.plugins import backends
 from gradcheck.problem import Parameter, Problem, UndoStack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from gradcheck import engine, plugins
 from gradcheck.errors import GradientMismatch, InvalidArgument
@@ -182,6 +182,23 @@ class CaseSpec:
     expect: str
     points: tuple[object, ...] | None
     ids: tuple[str, ...] | None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@overload
+def case(func: _F, /) -> _F: ...
+
+
+@overload
+def case(
+    *,
+    name: str | None = None,
+    expect: str = "ok",
+    points: Sequence[object] | None = None,
+    ids: Sequence[str] | None = None,
+) -> Callable[[_F], _F]: ...
 
 
 def case(
