@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from gradcheck.differences import (
     central_difference,
     estimate_noise,
+    extrapolation_gap,
     one_sided_differences,
     relative_step,
     representable_steps,
@@ -396,28 +397,30 @@ class _Check:
 
     def noise_level(self, f0: FloatArray, spread: FloatArray) -> FloatArray:
         """Bound on the error of one evaluation of each output."""
-        measured = self._ecnoise()
+        measured = self._ecnoise(f0)
         sigma = spread if measured is None else np.maximum(measured, spread)
         return np.maximum(NOISE_BOUND * sigma, self.eps * np.abs(f0))
 
-    def _ecnoise(self) -> FloatArray | None:
+    def _ecnoise(self, f0: FloatArray) -> FloatArray | None:
         """ECnoise along a random coordinate; another one if f does not move along it."""
         for i in self.rng.permutation(self.x0.size)[:NOISE_ATTEMPTS]:
-            level, flat = self._coordinate_noise(int(i))
+            level, flat = self._coordinate_noise(int(i), f0)
             if level is not None or not flat:
                 return level
         return None
 
-    def _coordinate_noise(self, i: int) -> tuple[FloatArray | None, bool]:
+    def _coordinate_noise(self, i: int, f0: FloatArray) -> tuple[FloatArray | None, bool]:
         """ECnoise along coordinate i, and whether f is constant along it."""
         s = self.session
         x = float(self.x0[i])
         ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
         spacing = NOISE_SPACING
+        # the element's own magnitude: the table must be short on the scale f varies on
+        scale = abs(x) if x != 0.0 else float(self.local_scale[i])
         for _ in range(NOISE_ATTEMPTS):
             # a power-of-two spacing keeps every point exactly representable; at least
             # NOISE_ULPS apart, so that the rounding errors of neighbours are independent
-            t = max(2.0 ** math.floor(math.log2(spacing * self.local_scale[i])), NOISE_ULPS * ulp)
+            t = max(2.0 ** math.floor(math.log2(spacing * scale)), NOISE_ULPS * ulp)
             # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
             # abs(0)) would pass for noise, and one just beside x0 spoils only one side
             tables = [
@@ -432,7 +435,9 @@ class _Check:
                 noise: FloatArray = (
                     np.zeros_like(levels[0]) if any(flat) else np.max(levels, axis=0)
                 )
-                return noise, False
+                # a rounding bias that differs across x0 acts as noise on every difference
+                jump = np.max([extrapolation_gap(table, f0) for table in tables], axis=0)
+                return np.maximum(noise, jump / NOISE_BOUND), False
             if all(flat):  # f does not depend on this coordinate here (or bounds pin it)
                 return None, True
             unchanged = np.count_nonzero(np.diff(tables[0], axis=0) == 0)
@@ -646,7 +651,7 @@ class _Check:
         if np.any(mismatch & (gap < NOISE_RECHECK * column.tolerance)):
             # Round-off depends on the terms a coordinate moves: measure it along this one
             # before calling a close gap a mismatch.
-            level, _ = self._coordinate_noise(i)
+            level, _ = self._coordinate_noise(i, f0)
             if level is not None and np.any(NOISE_BOUND * level > model.noise):
                 local_model = replace(model, noise=np.maximum(model.noise, NOISE_BOUND * level))
                 return self._refine_from(i, h, first, f0, g, scale, local_model)
