@@ -323,6 +323,11 @@ class _Pair:
         self.column = _Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
 
 
+def _inconsistent(a: _Column, b: _Column) -> bool:
+    """Whether two estimates of a column differ by more than their errors allow."""
+    return bool(np.any(np.abs(a.numeric - b.numeric) > SAFETY * (a.error + b.error)))
+
+
 def _reconciled(first: _Pair | _Column, second: _Pair) -> _Column:
     """Two estimates of one column: where one finds a mismatch the other does not, neither
     is trusted (a rounding outlier in one of them): the element is inconclusive."""
@@ -679,6 +684,11 @@ class _Check:
                 result = pair.column
                 mismatch = result.verdicts == Verdict.MISMATCH
                 if mismatch.any():
+                    if best is not None and _inconsistent(best, result):
+                        # a coarser pair agreed, and the two estimates differ by more than
+                        # both errors allow: the error model does not hold here (rounding
+                        # biased over the step's range, as float32 powers are)
+                        return _reconciled(best, pair)
                     if mismatch_seen:
                         return result  # confirmed by a second, finer pair
                     gap = np.abs(g - pair.estimate)[mismatch]
