@@ -307,7 +307,9 @@ def test_vector_valued_function_has_its_jacobian_checked_elementwise() -> None:
 
     x = np.array([1.0, 2.0])
     assert gradcheck.check(F, x, grad=J, seed=0).ok
-    wrong = gradcheck.check(F, x, grad=lambda x: J(x) + np.array([[0, 0], [0, 0.1], [0, 0]]), seed=0)
+    wrong = gradcheck.check(
+        F, x, grad=lambda x: J(x) + np.array([[0, 0], [0, 0.1], [0, 0]]), seed=0
+    )
     assert mismatched(wrong) == ["f[1] / x[1]"]
 
 
