@@ -31,7 +31,6 @@ from importlib.metadata import PackageNotFoundError, version
 # first, so that the function bound below is not replaced when the built-in backends load.
 import gradcheck.backends  # noqa: F401  # isort: skip
 from gradcheck.api import Case, assert_gradients, case, check
-from gradcheck.engine import Method
 from gradcheck.errors import (
     GradcheckError,
     GradcheckWarning,
@@ -43,6 +42,7 @@ from gradcheck.errors import (
     NoBackend,
 )
 from gradcheck.hookspecs import hookimpl
+from gradcheck.options import Method
 from gradcheck.plugins import backends
 from gradcheck.problem import Parameter, Problem, UndoStack
 from gradcheck.report import Report

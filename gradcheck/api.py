@@ -8,6 +8,7 @@ from typing import Any, TypeVar, overload
 
 from gradcheck import engine, plugins
 from gradcheck.errors import GradientMismatch, InvalidArgument
+from gradcheck.options import Options
 from gradcheck.report import Report
 from gradcheck.tolerance import DEFAULT_ATOL, DEFAULT_RTOL
 
@@ -101,7 +102,7 @@ def check(
     >>> [e.name for e in bad.elements() if str(e.verdict) == "mismatch"]
     ['p[1]', 'p[2]']
     """
-    options = engine.Options(
+    options = Options(
         method=method,  # type: ignore[arg-type]
         rtol=rtol,
         atol=atol,

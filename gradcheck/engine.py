@@ -18,11 +18,10 @@ Whatever is perturbed is put back in ``finally``, also on KeyboardInterrupt.
 
 from __future__ import annotations
 
-import enum
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,11 +37,19 @@ from gradcheck.differences import (
 )
 from gradcheck.errors import InvalidArgument, ModelError
 from gradcheck.evaluation import Session
+from gradcheck.options import Method, Options
 from gradcheck.problem import Problem
+from gradcheck.refinement import (
+    Column,
+    Level,
+    Pair,
+    inconsistent,
+    quadratic_slope,
+    reconciled,
+    roundoff,
+)
 from gradcheck.report import Metadata, Report
 from gradcheck.tolerance import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
     INCONCLUSIVE_FRACTION,
     NEGLIGIBLE,
     SAFETY,
@@ -82,120 +89,6 @@ along its own coordinate (round-off differs between coordinates by orders of mag
 
 REPEATS = 6
 """Evaluations at the start point used to measure the noise of a random f."""
-
-
-class Method(enum.StrEnum):
-    """How the numeric derivative is computed."""
-
-    CENTRAL = "central"
-    """Central differences; elements not clearly right are refined (Richardson, kinks)."""
-    RICHARDSON = "richardson"
-    """Every element gets a second step and a Richardson estimate (twice the cost)."""
-    COMPLEX = "complex"
-    """Complex step, ``Im f(x + i h e_k) / h``: no cancellation, n evaluations. Needs an
-    f that accepts complex input and is analytic (no abs, max or real parts)."""
-    SCIPY = "scipy"
-    """The numeric side from ``scipy.differentiate.jacobian``, with its own error
-    estimates: a reference to compare the engine's estimates with (many evaluations)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """The engine's options, validated.
-
-    Attributes
-    ----------
-    method : Method
-    rtol, atol : float
-        Floors added to the error model's tolerance.
-    step : float or None
-        Relative step ``h / max(|x|, 1)``; None chooses it from the measured noise.
-    seed : int or None
-        Seed of the random choices (the noise probe's coordinate); None draws one and
-        records it in the report.
-    strict : bool
-        Whether kinks and inconclusive elements make the report fail.
-    bounds : (lower, upper) or None
-        Array-likes broadcastable to the flat parameter vector (-inf / inf where
-        unbounded). f is never evaluated outside them: next to a bound the engine uses
-        one-sided differences.
-    """
-
-    method: Method = Method.CENTRAL
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-    step: float | None = None
-    seed: int | None = None
-    strict: bool = False
-    bounds: tuple[object, object] | None = None
-
-    def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "method", Method(self.method))
-        except ValueError:
-            choices = ", ".join(repr(m.value) for m in Method)
-            raise InvalidArgument(f"method={self.method!r} is not one of {choices}") from None
-        for name in ("rtol", "atol"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise InvalidArgument(f"{name}={value!r}: expected a finite number >= 0")
-        if self.step is not None and (
-            not isinstance(self.step, int | float) or not 0 < self.step < 1
-        ):
-            raise InvalidArgument(
-                f"step={self.step!r}: expected a relative step between 0 and 1, e.g. 1e-6"
-            )
-        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
-            raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
-        if self.bounds is not None and (
-            not isinstance(self.bounds, tuple | list) or len(self.bounds) != 2
-        ):
-            raise InvalidArgument(
-                f"bounds={self.bounds!r:.60}: expected a pair (lower, upper) of numbers or arrays"
-            )
-
-    def resolve_bounds(self, x0: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Lower and upper bounds as float64 vectors like ``x0``; checks x0 is inside."""
-        n = x0.size
-        if self.bounds is None:
-            return np.full(n, -np.inf), np.full(n, np.inf)
-        vectors = []
-        for name, given in zip(("lower", "upper"), self.bounds, strict=True):
-            raw = -np.inf if given is None and name == "lower" else given
-            raw = np.inf if raw is None else raw
-            try:
-                vectors.append(np.broadcast_to(np.asarray(raw, dtype=np.float64), (n,)).copy())
-            except (TypeError, ValueError):
-                raise InvalidArgument(
-                    f"{name} bound {given!r:.60} cannot be broadcast to the {n} parameter "
-                    "elements: give a number or an array with one entry per element"
-                ) from None
-        lower, upper = vectors
-        outside = np.flatnonzero((x0 < lower) | (x0 > upper) | np.isnan(lower) | np.isnan(upper))
-        if outside.size:
-            i = int(outside[0])
-            raise InvalidArgument(
-                f"element {i} of the parameters is {float(x0[i])!r}, outside its bounds "
-                f"[{float(lower[i])!r}, {float(upper[i])!r}]: start inside the bounds"
-            )
-        return lower, upper
-
-
-@dataclass(slots=True)
-class _Level:
-    """Values of one column at one step level."""
-
-    mult: float
-    f_plus: FloatArray
-    f_minus: FloatArray
-    h_plus: float
-    h_minus: float
-
-    def central(self) -> FloatArray:
-        return (self.f_plus - self.f_minus) / (self.h_plus + self.h_minus)
-
-    def one_sided(self, f0: FloatArray) -> tuple[FloatArray, FloatArray]:
-        return (self.f_plus - f0) / self.h_plus, (f0 - self.f_minus) / self.h_minus
 
 
 def run(problem: Problem, options: Options) -> Report:
@@ -270,77 +163,6 @@ class _Result:
     right: FloatArray
     step: FloatArray
     noise: FloatArray
-
-
-class _Column(NamedTuple):
-    """What refinement concluded for one column (one parameter element, m outputs)."""
-
-    numeric: FloatArray
-    error: FloatArray
-    tolerance: FloatArray
-    verdicts: NDArray[np.int8]
-    left: FloatArray
-    right: FloatArray
-
-
-class _Pair:
-    """A Richardson pair of step levels for one column: estimate, errors, smoothness."""
-
-    def __init__(
-        self,
-        coarse: _Level,
-        fine: _Level,
-        f0: FloatArray,
-        g: FloatArray,
-        scale: FloatArray,
-        model: ErrorModel,
-    ) -> None:
-        ratio = coarse.mult / fine.mult
-        self.estimate, self.truncation = richardson_estimate(
-            coarse.central(), fine.central(), ratio
-        )
-        rho_coarse = _roundoff(model, coarse)
-        self.rho_fine = _roundoff(model, fine)
-        self.roundoff = (ratio**2 * self.rho_fine + rho_coarse) / (ratio**2 - 1)
-        error = self.truncation + self.roundoff
-        fwd_c, bwd_c = coarse.one_sided(f0)
-        fwd_f, bwd_f = fine.one_sided(f0)
-        self.gap_coarse, self.gap_fine = fwd_c - bwd_c, fwd_f - bwd_f
-        noise_coarse = 4 * rho_coarse  # round-off of forward - backward
-        self.noise_fine = 4 * self.rho_fine
-        self.finite = bool(
-            np.all(np.isfinite(self.estimate)) and np.all(np.isfinite(fwd_c - bwd_c))
-        )
-        # smooth f: the one-sided gap is h f'' + O(h^3), so it scales with the step
-        self.smooth = self.finite and bool(
-            np.all(
-                np.abs(self.gap_coarse - ratio * self.gap_fine)
-                <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine)
-            )
-        )
-        codes, tol = model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
-        nan = np.full_like(g, np.nan)
-        self.column = _Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
-
-
-def _inconsistent(a: _Column, b: _Column) -> bool:
-    """Whether two estimates of a column differ by more than their errors allow."""
-    return bool(np.any(np.abs(a.numeric - b.numeric) > SAFETY * (a.error + b.error)))
-
-
-def _reconciled(first: _Pair | _Column, second: _Pair) -> _Column:
-    """Two estimates of one column: where one finds a mismatch the other does not, neither
-    is trusted (a rounding outlier in one of them): the element is inconclusive."""
-    a = first.column if isinstance(first, _Pair) else first
-    b = second.column
-    if not second.smooth:
-        b = b._replace(verdicts=np.full_like(b.verdicts, Verdict.INCONCLUSIVE))
-    agree = (a.verdicts == Verdict.MISMATCH) == (b.verdicts == Verdict.MISMATCH)
-    verdicts = np.where(agree, np.maximum(a.verdicts, b.verdicts), Verdict.INCONCLUSIVE).astype(
-        np.int8
-    )
-    error = np.where(agree, a.error, np.maximum(a.error, b.error) + np.abs(a.numeric - b.numeric))
-    return a._replace(verdicts=verdicts, error=error)
 
 
 class _Check:
@@ -519,7 +341,7 @@ class _Check:
             numeric[:, i], error[:, i] = estimate, err
             verdicts[:, i], tolerance[:, i] = codes[:, 0], tol[:, 0]
         for i in np.flatnonzero(refine.any(axis=0)):
-            level = _Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
+            level = Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
             column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model)
             numeric[:, i], error[:, i], tolerance[:, i] = (
                 column.numeric,
@@ -582,9 +404,9 @@ class _Check:
         s = abs(a1)
         for _ in range(MAX_SIDED_LEVELS):
             (b1, f1), (b2, f2), (b4, f4), (b8, f8) = (at(k * s) for k in (1.0, 2.0, 4.0, 8.0))
-            d1, w1 = _quadratic_slope(f0, f1, f2, b1, b2)
-            d2, w2 = _quadratic_slope(f0, f2, f4, b2, b4)
-            d4, w4 = _quadratic_slope(f0, f4, f8, b4, b8)
+            d1, w1 = quadratic_slope(f0, f1, f2, b1, b2)
+            d2, w2 = quadratic_slope(f0, f2, f4, b2, b4)
+            d4, w4 = quadratic_slope(f0, f4, f8, b4, b8)
             estimate, truncation = richardson_estimate(d2, d1, 2.0)
             roundoff = self.noise * (4.0 * w1 + w2) / 3.0
             noise_12 = self.noise * (w1 + w2)
@@ -611,9 +433,9 @@ class _Check:
             for k in range(4)
         )
 
-    def _level(self, i: int, h: float, mult: float) -> _Level:
+    def _level(self, i: int, h: float, mult: float) -> Level:
         plus, minus, hp, hm = self._steps_one(i, h * mult)
-        return _Level(mult, self.session.at(i, plus), self.session.at(i, minus), hp, hm)
+        return Level(mult, self.session.at(i, plus), self.session.at(i, minus), hp, hm)
 
     def _steps_one(self, i: int, h: float) -> tuple[float, float, float, float]:
         dtype = self._dtype_of(i)
@@ -632,12 +454,12 @@ class _Check:
         self,
         i: int,
         h: float,
-        first: _Level,
+        first: Level,
         f0: FloatArray,
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
-    ) -> _Column:
+    ) -> Column:
         """Numeric, error, tolerance, verdict, left and right derivative for column i.
 
         A mismatch found with steps on the unit scale is re-examined on the scale of the
@@ -666,36 +488,36 @@ class _Check:
         self,
         i: int,
         h: float,
-        first: _Level,
+        first: Level,
         f0: FloatArray,
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
-    ) -> _Column:
+    ) -> Column:
         levels = [self._level(i, h, 2.0), first]
         mismatch_seen = False
         kink_votes = 0
-        best: _Column | None = None
+        best: Column | None = None
         while True:
             coarse, fine = levels[-2], levels[-1]
-            pair = _Pair(coarse, fine, f0, g, scale, model)
+            pair = Pair(coarse, fine, f0, g, scale, model)
             if pair.smooth:
                 kink_votes = 0
                 result = pair.column
                 mismatch = result.verdicts == Verdict.MISMATCH
                 if mismatch.any():
-                    if best is not None and _inconsistent(best, result):
+                    if best is not None and inconsistent(best, result):
                         # a coarser pair agreed, and the two estimates differ by more than
                         # both errors allow: the error model does not hold here (rounding
                         # biased over the step's range, as float32 powers are)
-                        return _reconciled(best, pair)
+                        return reconciled(best, pair)
                     if mismatch_seen:
                         return result  # confirmed by a second, finer pair
                     gap = np.abs(g - pair.estimate)[mismatch]
                     if np.any(SAFETY * 4 * pair.rho_fine[mismatch] >= gap):
                         # a finer pair could not resolve the gap: confirm with the same
                         # steps shifted, whose round-off is independent of these
-                        shifted = _Pair(
+                        shifted = Pair(
                             self._level(i, h, coarse.mult * SHIFT),
                             self._level(i, h, fine.mult * SHIFT),
                             f0,
@@ -703,7 +525,7 @@ class _Check:
                             scale,
                             model,
                         )
-                        return _reconciled(result, shifted)
+                        return reconciled(result, shifted)
                     mismatch_seen = True
                 elif mismatch_seen or not np.any(pair.truncation > pair.roundoff):
                     return result
@@ -727,19 +549,19 @@ class _Check:
 
     def _kink(
         self,
-        coarse: _Level,
-        fine: _Level,
+        coarse: Level,
+        fine: Level,
         f0: FloatArray,
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
         significant: NDArray[np.bool_],
-    ) -> _Column:
+    ) -> Column:
         """Verdicts where the one-sided derivatives keep disagreeing as the step shrinks."""
         fwd_c, bwd_c = coarse.one_sided(f0)
         fwd, bwd = fine.one_sided(f0)
         drift = np.abs(fwd - fwd_c) + np.abs(bwd - bwd_c)
-        error = _roundoff(model, fine) * 2 + drift
+        error = roundoff(model, fine) * 2 + drift
         tol = model.tolerance(g[:, None], error[:, None])[:, 0]
         low = np.minimum(fwd, bwd) - tol
         high = np.maximum(fwd, bwd) + tol
@@ -751,29 +573,29 @@ class _Check:
         )
         codes = np.where(significant, codes, smooth_codes[:, 0])
         tol = np.where(significant, tol, smooth_tol[:, 0])
-        return _Column(central, np.abs(fwd - bwd) / 2 + error, tol, codes, bwd, fwd)
+        return Column(central, np.abs(fwd - bwd) / 2 + error, tol, codes, bwd, fwd)
 
     def _unsettled(
         self,
-        levels: list[_Level],
+        levels: list[Level],
         f0: FloatArray,
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
-    ) -> _Column:
+    ) -> Column:
         """Differences that never settled: judge on their spread, at best inconclusive."""
         estimates = np.stack([lv.central() for lv in levels])
         finite = np.all(np.isfinite(estimates), axis=1)
         nan = np.full_like(g, np.nan)
         if not finite.any():
             codes = np.full(g.shape, Verdict.INCONCLUSIVE, dtype=np.int8)
-            return _Column(nan, nan, nan, codes, nan, nan)
+            return Column(nan, nan, nan, codes, nan, nan)
         usable = estimates[finite]
         best = usable[-1]
-        error = (usable.max(axis=0) - usable.min(axis=0)) / 2 + _roundoff(model, levels[-1])
+        error = (usable.max(axis=0) - usable.min(axis=0)) / 2 + roundoff(model, levels[-1])
         codes, tol = model.verdicts(g[:, None], best[:, None], error[:, None], scale)
         codes = np.where(codes == Verdict.OK, Verdict.INCONCLUSIVE, codes).astype(np.int8)
-        return _Column(best, error, tol[:, 0], codes[:, 0], nan, nan)
+        return Column(best, error, tol[:, 0], codes[:, 0], nan, nan)
 
     def _complex_step(self, g: FloatArray) -> _Result:
         s = self.session
@@ -810,16 +632,6 @@ class _Check:
         return _Result(g, numeric, error, tolerance, verdicts, nan, nan, h, model.noise)
 
 
-def _quadratic_slope(
-    f0: FloatArray, f1: FloatArray, f2: FloatArray, a1: float, a2: float
-) -> tuple[FloatArray, float]:
-    """Slope at 0 of the parabola through (0, f0), (a1, f1), (a2, f2); sum of |weights|."""
-    w0 = -(1.0 / a1 + 1.0 / a2)
-    w1 = a2 / (a1 * (a2 - a1))
-    w2 = -a1 / (a2 * (a2 - a1))
-    return w0 * f0 + w1 * f1 + w2 * f2, abs(w0) + abs(w1) + abs(w2)
-
-
 MAX_SIDED_LEVELS = 10
 """Step levels tried for a one-sided estimate at a bound: h, h/4, ..., h/4**9."""
 
@@ -828,10 +640,6 @@ BOUND_MARGIN = 2.5
 
 NEGLIGIBLE_GAP = 1e-3
 """A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
-
-
-def _roundoff(model: ErrorModel, level: _Level) -> FloatArray:
-    return 2.0 * model.noise / (level.h_plus + level.h_minus)
 
 
 def _fmt(value: float) -> str:

@@ -329,7 +329,7 @@ def _defaults(config: pytest.Config) -> dict[str, Any]:
         if value is not None:
             defaults[name] = value
     if "method" in defaults:
-        from gradcheck.engine import Method  # only when the option is given
+        from gradcheck.options import Method  # only when the option is given
 
         methods = [m.value for m in Method]
         if defaults["method"] not in methods:

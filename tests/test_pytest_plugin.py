@@ -9,7 +9,7 @@ import hypothesis.extra.numpy  # noqa: F401  (imported once here, not by every i
 import pytest
 
 import gradcheck
-from gradcheck import engine, pytest_plugin
+from gradcheck import options, pytest_plugin
 
 MODEL = """
 import numpy as np
@@ -291,7 +291,7 @@ def test_without_options_the_engine_defaults_apply(pytester: pytest.Pytester) ->
 def test_an_unknown_method_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--gradcheck-method=forward")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    methods = ", ".join(m.value for m in engine.Method)
+    methods = ", ".join(m.value for m in options.Method)
     result.stderr.fnmatch_lines(
         [f"*--gradcheck-method=forward: expected one of {methods}, e.g. --gradcheck-method=*"]
     )

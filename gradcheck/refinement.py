@@ -1,0 +1,124 @@
+"""Step levels and Richardson pairs: the pieces the engine refines an element with.
+
+A :class:`Level` holds f at ``x ± s`` for one column (one parameter element, ``m``
+outputs); a :class:`Pair` of levels gives a Richardson estimate, its truncation and
+round-off errors, a verdict per output, and whether f looks smooth between the two steps
+(the one-sided gap must scale with the step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gradcheck.differences import richardson_estimate
+from gradcheck.tolerance import SAFETY, ErrorModel, Verdict
+
+__all__ = ["Column", "Level", "Pair", "inconsistent", "quadratic_slope", "reconciled", "roundoff"]
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(slots=True)
+class Level:
+    """Values of one column at one step level."""
+
+    mult: float
+    f_plus: FloatArray
+    f_minus: FloatArray
+    h_plus: float
+    h_minus: float
+
+    def central(self) -> FloatArray:
+        return (self.f_plus - self.f_minus) / (self.h_plus + self.h_minus)
+
+    def one_sided(self, f0: FloatArray) -> tuple[FloatArray, FloatArray]:
+        return (self.f_plus - f0) / self.h_plus, (f0 - self.f_minus) / self.h_minus
+
+
+class Column(NamedTuple):
+    """What refinement concluded for one column (one parameter element, m outputs)."""
+
+    numeric: FloatArray
+    error: FloatArray
+    tolerance: FloatArray
+    verdicts: NDArray[np.int8]
+    left: FloatArray
+    right: FloatArray
+
+
+class Pair:
+    """A Richardson pair of step levels for one column: estimate, errors, smoothness."""
+
+    def __init__(
+        self,
+        coarse: Level,
+        fine: Level,
+        f0: FloatArray,
+        g: FloatArray,
+        scale: FloatArray,
+        model: ErrorModel,
+    ) -> None:
+        ratio = coarse.mult / fine.mult
+        self.estimate, self.truncation = richardson_estimate(
+            coarse.central(), fine.central(), ratio
+        )
+        rho_coarse = roundoff(model, coarse)
+        self.rho_fine = roundoff(model, fine)
+        self.roundoff = (ratio**2 * self.rho_fine + rho_coarse) / (ratio**2 - 1)
+        error = self.truncation + self.roundoff
+        fwd_c, bwd_c = coarse.one_sided(f0)
+        fwd_f, bwd_f = fine.one_sided(f0)
+        self.gap_coarse, self.gap_fine = fwd_c - bwd_c, fwd_f - bwd_f
+        noise_coarse = 4 * rho_coarse  # round-off of forward - backward
+        self.noise_fine = 4 * self.rho_fine
+        self.finite = bool(
+            np.all(np.isfinite(self.estimate)) and np.all(np.isfinite(fwd_c - bwd_c))
+        )
+        # smooth f: the one-sided gap is h f'' + O(h^3), so it scales with the step
+        self.smooth = self.finite and bool(
+            np.all(
+                np.abs(self.gap_coarse - ratio * self.gap_fine)
+                <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine)
+            )
+        )
+        codes, tol = model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
+        nan = np.full_like(g, np.nan)
+        self.column = Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
+
+
+def inconsistent(a: Column, b: Column) -> bool:
+    """Whether two estimates of a column differ by more than their errors allow."""
+    return bool(np.any(np.abs(a.numeric - b.numeric) > SAFETY * (a.error + b.error)))
+
+
+def reconciled(first: Pair | Column, second: Pair) -> Column:
+    """Two estimates of one column: where one finds a mismatch the other does not, neither
+    is trusted (a rounding outlier in one of them): the element is inconclusive."""
+    a = first.column if isinstance(first, Pair) else first
+    b = second.column
+    if not second.smooth:
+        b = b._replace(verdicts=np.full_like(b.verdicts, Verdict.INCONCLUSIVE))
+    agree = (a.verdicts == Verdict.MISMATCH) == (b.verdicts == Verdict.MISMATCH)
+    verdicts = np.where(agree, np.maximum(a.verdicts, b.verdicts), Verdict.INCONCLUSIVE).astype(
+        np.int8
+    )
+    error = np.where(agree, a.error, np.maximum(a.error, b.error) + np.abs(a.numeric - b.numeric))
+    return a._replace(verdicts=verdicts, error=error)
+
+
+def quadratic_slope(
+    f0: FloatArray, f1: FloatArray, f2: FloatArray, a1: float, a2: float
+) -> tuple[FloatArray, float]:
+    """Slope at 0 of the parabola through (0, f0), (a1, f1), (a2, f2); sum of |weights|."""
+    w0 = -(1.0 / a1 + 1.0 / a2)
+    w1 = a2 / (a1 * (a2 - a1))
+    w2 = -a1 / (a2 * (a2 - a1))
+    return w0 * f0 + w1 * f1 + w2 * f2, abs(w0) + abs(w1) + abs(w2)
+
+
+def roundoff(model: ErrorModel, level: Level) -> FloatArray:
+    return 2.0 * model.noise / (level.h_plus + level.h_minus)
