@@ -44,8 +44,8 @@ from gradcheck.refinement import (
     Level,
     Pair,
     inconsistent,
+    merged,
     quadratic_slope,
-    reconciled,
     roundoff,
 )
 from gradcheck.report import Metadata, Report
@@ -497,22 +497,23 @@ class _Check:
         levels = [self._level(i, h, 2.0), first]
         mismatch_seen = False
         kink_votes = 0
-        best: Column | None = None
+        best: Column | None = None  # the last smooth pair that agreed
+        previous: Column | None = None  # the last smooth pair
         while True:
             coarse, fine = levels[-2], levels[-1]
             pair = Pair(coarse, fine, f0, g, scale, model)
             if pair.smooth:
                 kink_votes = 0
                 result = pair.column
+                if previous is not None and inconsistent(previous, result):
+                    # two smooth pairs that differ by more than both errors allow: the
+                    # error model does not hold here (rounding biased over the step's
+                    # range, as float32 powers are), so judge on their disagreement
+                    return merged(previous, result, g, scale, model)
                 mismatch = result.verdicts == Verdict.MISMATCH
                 if mismatch.any():
-                    if best is not None and inconsistent(best, result):
-                        # a coarser pair agreed, and the two estimates differ by more than
-                        # both errors allow: the error model does not hold here (rounding
-                        # biased over the step's range, as float32 powers are)
-                        return reconciled(best, pair)
                     if mismatch_seen:
-                        return result  # confirmed by a second, finer pair
+                        return result  # confirmed by a second, finer, consistent pair
                     gap = np.abs(g - pair.estimate)[mismatch]
                     if np.any(SAFETY * 4 * pair.rho_fine[mismatch] >= gap):
                         # a finer pair could not resolve the gap: confirm with the same
@@ -525,12 +526,17 @@ class _Check:
                             scale,
                             model,
                         )
-                        return reconciled(result, shifted)
+                        if not shifted.smooth:
+                            return result._replace(
+                                verdicts=np.full_like(result.verdicts, Verdict.INCONCLUSIVE)
+                            )
+                        return merged(result, shifted.column, g, scale, model)
                     mismatch_seen = True
                 elif mismatch_seen or not np.any(pair.truncation > pair.roundoff):
                     return result
                 else:
                     best = result  # agrees, but truncation dominates: a finer pair is sharper
+                previous = result
             else:
                 significant = np.abs(pair.gap_fine) > pair.noise_fine
                 stuck = significant & (np.abs(pair.gap_fine) > 0.5 * np.abs(pair.gap_coarse))

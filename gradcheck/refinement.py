@@ -15,9 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gradcheck.differences import richardson_estimate
-from gradcheck.tolerance import SAFETY, ErrorModel, Verdict
+from gradcheck.tolerance import SAFETY, ErrorModel
 
-__all__ = ["Column", "Level", "Pair", "inconsistent", "quadratic_slope", "reconciled", "roundoff"]
+__all__ = ["Column", "Level", "Pair", "inconsistent", "merged", "quadratic_slope", "roundoff"]
 
 FloatArray = NDArray[np.float64]
 
@@ -95,19 +95,18 @@ def inconsistent(a: Column, b: Column) -> bool:
     return bool(np.any(np.abs(a.numeric - b.numeric) > SAFETY * (a.error + b.error)))
 
 
-def reconciled(first: Pair | Column, second: Pair) -> Column:
-    """Two estimates of one column: where one finds a mismatch the other does not, neither
-    is trusted (a rounding outlier in one of them): the element is inconclusive."""
-    a = first.column if isinstance(first, Pair) else first
-    b = second.column
-    if not second.smooth:
-        b = b._replace(verdicts=np.full_like(b.verdicts, Verdict.INCONCLUSIVE))
-    agree = (a.verdicts == Verdict.MISMATCH) == (b.verdicts == Verdict.MISMATCH)
-    verdicts = np.where(agree, np.maximum(a.verdicts, b.verdicts), Verdict.INCONCLUSIVE).astype(
-        np.int8
-    )
-    error = np.where(agree, a.error, np.maximum(a.error, b.error) + np.abs(a.numeric - b.numeric))
-    return a._replace(verdicts=verdicts, error=error)
+def merged(a: Column, b: Column, g: FloatArray, scale: FloatArray, model: ErrorModel) -> Column:
+    """Two estimates of one column judged together: the finer one, with their disagreement
+    added to its error.
+
+    Where the two agree within their errors this changes little; where they do not, the
+    error model did not hold for at least one of them (a rounding outlier, rounding biased
+    over a step's range, a step still outside the asymptotic range), and only a gap beyond
+    their disagreement is a mismatch.
+    """
+    error = np.maximum(a.error, b.error) + np.abs(a.numeric - b.numeric)
+    codes, tol = model.verdicts(g[:, None], b.numeric[:, None], error[:, None], scale)
+    return b._replace(error=error, tolerance=tol[:, 0], verdicts=codes[:, 0])
 
 
 def quadratic_slope(
