@@ -406,7 +406,7 @@ def _print_result(
     title = Text(result.case.nodeid, style="bold")
     if result.expect == "mismatch":
         title.append("  (expect='mismatch')", style="dim")
-    out.print(title)
+    out.print(title, soft_wrap=True)
     if verbose:
         md = report.metadata
         out.print(
