@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import sys
 import threading
 import time
@@ -446,10 +445,8 @@ def _parameter_table(report: gradcheck.Report) -> Table:
         ("verdict", "left"),
     ):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    worst = {s.worst: s for s in report.summaries()}
-    elements = {e.name: e for e in report.elements() if e.name in worst}
     for summary in report.summaries():
-        element = elements.get(summary.worst) if summary.worst is not None else None
+        element = summary.worst
         if element is None:
             table.add_row(summary.name, _shape(summary.shape), "-", "", "", "")
             continue
@@ -483,7 +480,7 @@ def _element_table(report: gradcheck.Report) -> Table:
     for parameter, _ in report.parameters:
         elements = sorted(
             (e for e in every if e.parameter == parameter),
-            key=lambda e: (_SEVERITY[str(e.verdict)], -_closeness(e)),
+            key=lambda e: (_SEVERITY[str(e.verdict)], -e.margin),
         )
         for e in elements[:WORST_PER_PARAMETER]:
             verdict = Text(str(e.verdict), style=_VERDICT_STYLE[str(e.verdict)])
@@ -499,13 +496,6 @@ def _element_table(report: gradcheck.Report) -> Table:
         if len(elements) > WORST_PER_PARAMETER:
             table.add_row(f"... {len(elements) - WORST_PER_PARAMETER} more", "", "", "", "")
     return table
-
-
-def _closeness(element: Any) -> float:
-    """How much of its tolerance an element's gap uses: the order of Report's "worst"."""
-    if element.tolerance > 0:
-        return float(element.gap / element.tolerance)
-    return math.inf if element.gap > 0 else 0.0
 
 
 def _counts(results: Sequence[Result], collection: cases.Collection) -> dict[str, int]:

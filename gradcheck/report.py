@@ -95,6 +95,13 @@ class Element:
         """Smallest error in the analytic value that this element would have shown."""
         return self.tolerance + self.error
 
+    @property
+    def margin(self) -> float:
+        """How much of its tolerance the gap uses: above 1 is a mismatch (at kinks, 0 to 1)."""
+        if self.tolerance > 0:
+            return self.gap / self.tolerance
+        return math.inf if self.gap > 0 else 0.0
+
 
 @dataclass(frozen=True, slots=True)
 class ParameterSummary:
@@ -103,7 +110,7 @@ class ParameterSummary:
     name: str
     shape: tuple[int, ...]
     counts: dict[str, int]
-    worst: str | None
+    worst: Element | None
     max_abs_error: float
     max_rel_error: float
 
@@ -268,7 +275,7 @@ class Report:
                         self.verdicts[:, block] == Verdict.MISMATCH, m_block + 1e300, m_block
                     )
                 output, local = np.unravel_index(int(np.argmax(m_block)), m_block.shape)
-                worst = self.element(int(output), start + int(local)).name
+                worst = self.element(int(output), start + int(local))
             result.append(
                 ParameterSummary(
                     name=name,
@@ -354,7 +361,7 @@ class Report:
             for s in self.summaries():
                 counts = ", ".join(f"{v} {c}" for v, c in s.counts.items() if c)
                 lines.append(
-                    f"  {s.name} {s.shape}: {counts}; worst {s.worst}, max abs gap "
+                    f"  {s.name} {s.shape}: {counts}; worst {s.worst.name if s.worst else '-'}, max abs gap "
                     f"{s.max_abs_error:.3g}, max rel gap {s.max_rel_error:.3g}"
                 )
         for warning in md.warnings:
@@ -405,7 +412,7 @@ class Report:
                     "shape": list(s.shape),
                     "size": s.size,
                     "counts": s.counts,
-                    "worst": s.worst,
+                    "worst": s.worst.name if s.worst else None,
                     "max_abs_error": _number(s.max_abs_error),
                     "max_rel_error": _number(s.max_rel_error),
                 }
