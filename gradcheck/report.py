@@ -360,8 +360,9 @@ class Report:
             lines.append("")
             for s in self.summaries():
                 counts = ", ".join(f"{v} {c}" for v, c in s.counts.items() if c)
+                worst = s.worst.name if s.worst else "-"
                 lines.append(
-                    f"  {s.name} {s.shape}: {counts}; worst {s.worst.name if s.worst else '-'}, max abs gap "
+                    f"  {s.name} {s.shape}: {counts}; worst {worst}, max abs gap "
                     f"{s.max_abs_error:.3g}, max rel gap {s.max_rel_error:.3g}"
                 )
         for warning in md.warnings:
