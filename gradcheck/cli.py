@@ -205,6 +205,14 @@ def run(
     strict: Annotated[
         bool, typer.Option("--strict", help="Kinks and inconclusive elements fail too.")
     ] = False,
+    optimize: Annotated[
+        bool,
+        typer.Option(
+            "--optimize",
+            help="Also minimize each case f(x0) with SciPy twice, with its gradient and with "
+            "SciPy's own 3-point differences, and fail it when the runs disagree.",
+        ),
+    ] = False,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (NO_COLOR is respected as well).")
     ] = False,
@@ -254,7 +262,7 @@ def run(
         for item in selected:
             try:
                 with progress.running(item.name):
-                    result = _check(item, options)
+                    result = _check(item, options, optimize)
             except KeyboardInterrupt:
                 interrupted = True
                 _print_error(err, "interrupted: the cases checked so far are reported", None, False)
@@ -291,7 +299,7 @@ def backends() -> None:
 # -- checking ----------------------------------------------------------------------------------
 
 
-def _check(item: cases.ModelCase, options: dict[str, Any]) -> Result:
+def _check(item: cases.ModelCase, options: dict[str, Any], optimize: bool) -> Result:
     try:
         case, report = item.check(**options)
     except cases.CaseError as exc:
@@ -313,6 +321,17 @@ def _check(item: cases.ModelCase, options: dict[str, Any]) -> Result:
             item, case.expect, Outcome.PASSED, f"mismatch found, as expected: {detail}", report
         )
     outcome = Outcome.PASSED if report.ok else Outcome.FAILED
+    if optimize and report.ok:
+        from gradcheck.optimize import cross_check_case  # imports scipy.optimize
+
+        try:
+            cross = cross_check_case(case)
+        except gradcheck.InvalidArgument as exc:
+            detail += f"; not cross-checked: {exc}"
+        else:
+            detail += f"; {cross.headline()}"
+            if not cross.agree:
+                outcome = Outcome.FAILED
     return Result(item, case.expect, outcome, detail, report)
 
 

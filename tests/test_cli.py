@@ -570,3 +570,39 @@ def test_python_m_gradcheck_reports_a_usage_error_in_a_real_process() -> None:
     assert done.returncode == ExitCode.USAGE_ERROR
     assert "does not exist" in done.stderr
     assert done.stdout == ""
+
+
+# -- --optimize: the SciPy cross-check ---------------------------------------------------------
+
+BOWL = """
+import numpy as np
+
+def bowl(x):
+    return float(np.sum((x - 2.0) ** 2))
+
+@gradcheck.case
+def right():
+    return gradcheck.Case(bowl, np.zeros(3), grad=lambda x: 2 * (x - 2.0))
+
+@gradcheck.case
+def wrong_away_from_x0():  # exact at x0 = 0, wrong everywhere else
+    return gradcheck.Case(bowl, np.zeros(3), grad=lambda x: 2 * (x - 2.0) + 5 * x**2)
+"""
+
+
+def test_optimize_cross_checks_cases_and_fails_the_one_whose_runs_disagree() -> None:
+    model(BOWL)
+    plain = invoke("run", "model.py")
+    assert plain.exit_code == ExitCode.OK, plain.output
+    result = invoke("run", "model.py", "--optimize")
+    assert result.exit_code == ExitCode.MISMATCH, result.output
+    assert "PASSED right: 3 elements agree (ok 3); cross-check OK" in result.stdout
+    assert "FAILED wrong_away_from_x0: 3 elements agree (ok 3); cross-check FAILED" in result.stdout
+
+
+def test_optimize_says_which_cases_cannot_be_cross_checked() -> None:
+    model(GOOD)
+    result = invoke("run", "model.py", "--optimize")
+    assert result.exit_code == ExitCode.OK
+    assert "not cross-checked" in result.stdout
+    assert "needs one array of numbers" in result.stdout
