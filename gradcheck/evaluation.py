@@ -11,6 +11,7 @@ evaluations for the report.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,17 +76,17 @@ class Session:
             self.reset_storage()
         return self.value(what)
 
-    def value(self, what: str) -> FloatArray:
-        """f at whatever the storage holds now."""
+    def value(self, what: str | Callable[[], str]) -> FloatArray:
+        """f at whatever the storage holds now; ``what`` says where, for error messages."""
         try:
             raw = self.problem.value()
         except GradcheckError:
             raise
         except Exception as exc:
-            raise self._failure(exc, what) from exc
+            raise self._failure(exc, what if isinstance(what, str) else what()) from exc
         finally:
             self.calls += 1
-        return self.outputs(raw, what)
+        return self.outputs(raw, what if isinstance(what, str) else what())
 
     def reset_storage(self) -> None:
         for p, saved in zip(self.problem.parameters, self.snapshot, strict=True):
@@ -100,7 +101,7 @@ class Session:
         old = values[j]
         try:
             values[j] = x
-            return self.value(f"with {param.label(j)} = {x!r}")
+            return self.value(lambda: f"with {param.label(j)} = {x!r}")
         finally:
             values[j] = old
             if self.guarded:
