@@ -216,9 +216,11 @@ def estimate_noise(values: FloatArray) -> FloatArray | None:
     Returns
     -------
     ndarray of shape (m,), or None
-        The standard deviation of the noise in one evaluation of each output, or None
-        when the spacing is wrong for the table (too small: most differences are zero;
-        too large: the smooth part dominates every order) for some output.
+        The standard deviation of the noise in one evaluation of each output, NaN for an
+        output whose table shows none at this spacing (too small: most differences are
+        zero, or the values lie exactly on a polynomial, as rounding to a coarser dtype
+        makes them; too large: the smooth part dominates every order); None when no
+        output shows any.
 
     Notes
     -----
@@ -242,14 +244,10 @@ def estimate_noise(values: FloatArray) -> FloatArray | None:
     >>> bool(3e-10 < sigma[0] < 3e-9)
     True
     """
-    m = values.shape[1]
-    result = np.empty(m)
-    for out in range(m):
-        level = _ecnoise(values[:, out])
-        if level is None:
-            return None
-        result[out] = level
-    return result
+    levels = [_ecnoise(values[:, out]) for out in range(values.shape[1])]
+    if all(level is None for level in levels):
+        return None
+    return np.array([np.nan if level is None else level for level in levels])
 
 
 def extrapolation_gap(values: FloatArray, f0: FloatArray) -> FloatArray:
@@ -298,12 +296,14 @@ def _ecnoise(fval: FloatArray) -> float | None:
         if j == 1 and np.count_nonzero(diffs == 0) >= fval.size / 2:
             return None  # spacing too small: the values barely change
         if j > 1 and not np.any(diffs):
-            return 0.0  # exactly polynomial on this grid: no noise visible at all
+            return None  # exactly polynomial on this grid: the noise is not visible here
         gamma *= 0.5 * j / (2 * j - 1)
         levels[j - 1] = math.sqrt(gamma * float(np.mean(diffs * diffs)))
         sign_change[j - 1] = diffs.min() * diffs.max() < 0
     for j in range(order_max - 2):
         window = levels[j : j + 3]
         if window.max() <= 4 * window.min() and sign_change[j]:
-            return float(levels[j])
+            # never more than the values' own spread: a table much too coarse for f
+            # (aliasing) must not pass for noise larger than f varies
+            return min(float(levels[j]), float(np.ptp(fval)))
     return None

@@ -222,19 +222,32 @@ class _Check:
 
     # -- stage 2: noise ---------------------------------------------------------------
 
-    def noise_level(self, f0: FloatArray, spread: FloatArray) -> FloatArray:
+    def noise_level(self, f0: FloatArray, g: FloatArray, spread: FloatArray) -> FloatArray:
         """Bound on the error of one evaluation of each output."""
-        measured = self._ecnoise(f0)
-        sigma = spread if measured is None else np.maximum(measured, spread)
+        measured = self._ecnoise(f0, g)
+        sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
         return np.maximum(NOISE_BOUND * sigma, self.eps * np.abs(f0))
 
-    def _ecnoise(self, f0: FloatArray) -> FloatArray | None:
-        """ECnoise along a random coordinate; another one if f does not move along it."""
-        for i in self.rng.permutation(self.x0.size)[:NOISE_ATTEMPTS]:
-            level, flat = self._coordinate_noise(int(i), f0)
-            if level is not None or not flat:
-                return level
-        return None
+    def _ecnoise(self, f0: FloatArray, g: FloatArray) -> FloatArray | None:
+        """ECnoise per output, along coordinates that move it (by the analytic gradient)."""
+        noise = np.full(f0.shape, np.nan)
+        tried: set[int] = set()
+        for _ in range(NOISE_ATTEMPTS + min(f0.size, NOISE_ATTEMPTS)):
+            unknown = np.isnan(noise)
+            if not unknown.any():
+                break
+            moving = np.flatnonzero(np.any(g[unknown] != 0, axis=0))
+            candidates = np.setdiff1d(
+                moving if moving.size else np.arange(self.x0.size), list(tried)
+            )
+            if candidates.size == 0:
+                break
+            i = int(self.rng.choice(candidates))
+            tried.add(i)
+            level, _ = self._coordinate_noise(i, f0)
+            if level is not None:
+                noise = np.fmax(noise, level)
+        return None if np.all(np.isnan(noise)) else noise
 
     def _coordinate_noise(self, i: int, f0: FloatArray) -> tuple[FloatArray | None, bool]:
         """ECnoise along coordinate i, and whether f is constant along it."""
@@ -260,15 +273,22 @@ class _Check:
             if levels:
                 # exactly constant on one side (a kink just beside x0): no noise there
                 noise: FloatArray = (
-                    np.zeros_like(levels[0]) if any(flat) else np.max(levels, axis=0)
+                    np.zeros_like(levels[0]) if any(flat) else np.fmax.reduce(levels)
                 )
                 # a rounding bias that differs across x0 acts as noise on every difference
                 jump = np.max([extrapolation_gap(table, f0) for table in tables], axis=0)
-                return np.maximum(noise, jump / NOISE_BOUND), False
+                measured = np.where(np.isnan(noise), noise, np.fmax(noise, jump / NOISE_BOUND))
+                return measured, False
             if all(flat):  # f does not depend on this coordinate here (or bounds pin it)
                 return None, True
-            unchanged = np.count_nonzero(np.diff(tables[0], axis=0) == 0)
-            spacing *= 100.0 if unchanged >= tables[0].size / 2 else 0.01
+            table = tables[0]
+            unchanged = np.count_nonzero(np.diff(table, axis=0) == 0)
+            # too small a spacing: the values barely change, or change by exactly equal
+            # steps (rounding to a coarser dtype inside f); else the smooth part dominates
+            exact = not np.any(np.diff(table, n=2, axis=0)) or not np.any(
+                np.diff(table, n=3, axis=0)
+            )
+            spacing *= 100.0 if exact or unchanged >= table.size / 2 else 0.01
         return None, False
 
     def _dtype_of(self, i: int) -> np.dtype[Any]:
@@ -280,7 +300,7 @@ class _Check:
         f0, g, spread = self.probe()
         if self.options.method is Method.COMPLEX:
             return self._complex_step(g)
-        noise = self.noise = self.noise_level(f0, spread)
+        noise = self.noise = self.noise_level(f0, g, spread)
         # f's scale: its value, or what a unit step changes it by where the value is ~0
         finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
         f_scale = np.maximum(np.abs(f0), np.max(finite_g * np.maximum(np.abs(self.x0), 1), axis=1))
