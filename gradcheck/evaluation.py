@@ -46,6 +46,13 @@ class Session:
 
     def outputs(self, raw: object, what: str) -> FloatArray:
         """One value of f as a float64 vector of its m outputs."""
+        if raw is None or isinstance(raw, str | bytes):
+            kind = "None" if raw is None else f"{type(raw).__name__} {raw!r:.40}"
+            hint = " (is a return statement missing?)" if raw is None else ""
+            raise ModelError(
+                f"f returned {kind} {what}; it must return a real number (or an array of "
+                f"them for a vector-valued model){hint}"
+            )
         try:
             array = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -54,6 +61,8 @@ class Session:
                 f"f returned {kind} ({raw!r:.60}) {what}; it must return a real number "
                 "(or an array of them for a vector-valued model)"
             ) from exc
+        if array.size == 0:
+            raise ModelError(f"f returned an empty array {what}; it must return a number")
         if self.output_shape is None:
             self.output_shape = array.shape
         elif array.shape != self.output_shape:

@@ -175,7 +175,7 @@ class Problem:
         notes: Sequence[str] = (),
     ) -> None:
         self.parameters = tuple(parameters)
-        if not self.parameters:
+        if not any(p.values.size for p in self.parameters):
             raise InvalidArgument("there are no parameters to check: pass at least one float")
         for p in self.parameters:
             if p.values.ndim != 1 or not np.issubdtype(p.values.dtype, np.floating):

@@ -214,7 +214,17 @@ class Report:
 
     def element(self, output: int, i: int) -> Element:
         """The element at flat output index ``output`` and parameter element ``i``."""
-        owner, local = self._locate(i)
+        return self._element(output, i, self._ends())
+
+    def _ends(self) -> NDArray[np.intp]:
+        """Where each parameter's elements end in the flat order."""
+        return np.cumsum([math.prod(shape) for _, shape in self.parameters], dtype=np.intp)
+
+    def _element(self, output: int, i: int, ends: NDArray[np.intp]) -> Element:
+        if not 0 <= i < (int(ends[-1]) if ends.size else 0):
+            raise IndexError(i)
+        owner = int(np.searchsorted(ends, i, side="right"))
+        local = i - (int(ends[owner - 1]) if owner else 0)
         name, shape = self.parameters[owner]
         index = tuple(int(k) for k in np.unravel_index(local, shape)) if shape else ()
         out = (
@@ -239,27 +249,20 @@ class Report:
             right=float(self.right[output, i]),
         )
 
-    def _locate(self, i: int) -> tuple[int, int]:
-        start = 0
-        for k, (_, shape) in enumerate(self.parameters):
-            size = math.prod(shape)
-            if i < start + size:
-                return k, i - start
-            start += size
-        raise IndexError(i)
-
     def elements(self, verdict: Verdict | None = None) -> Iterator[Element]:
         """Every element in order, or only those with the given verdict."""
         selected = np.ones(self.verdicts.shape, dtype=bool)
         if verdict is not None:
             selected = self.verdicts == verdict
+        ends = self._ends()
         for output, i in zip(*np.nonzero(selected), strict=True):
-            yield self.element(int(output), int(i))
+            yield self._element(int(output), int(i), ends)
 
     def summaries(self) -> list[ParameterSummary]:
         """One summary per parameter: counts, worst element, largest gaps."""
         result = []
         start = 0
+        ends = self._ends()
         margin = self._margin()
         gap = np.abs(self.analytic - self.numeric)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -275,7 +278,7 @@ class Report:
                         self.verdicts[:, block] == Verdict.MISMATCH, m_block + 1e300, m_block
                     )
                 output, local = np.unravel_index(int(np.argmax(m_block)), m_block.shape)
-                worst = self.element(int(output), start + int(local))
+                worst = self._element(int(output), start + int(local), ends)
             result.append(
                 ParameterSummary(
                     name=name,
@@ -306,7 +309,8 @@ class Report:
             ),
         )
         total = len(pairs)
-        return [self.element(int(o), int(i)) for o, i in pairs[:MAX_ROWS]], total - min(
+        ends = self._ends()
+        return [self._element(int(o), int(i), ends) for o, i in pairs[:MAX_ROWS]], total - min(
             total, MAX_ROWS
         )
 

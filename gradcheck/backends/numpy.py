@@ -59,6 +59,14 @@ def _model_problem(
 
     def call() -> tuple[object, object]:
         out = method(*args)
+        rebound = [k for k, a in snapshot.items() if params.get(k) is not a]
+        if rebound:
+            raise ModelError(
+                f"{getattr(method, '__qualname__', 'the model method')} replaced "
+                f"model.params[{rebound[0]!r}] with a new array, so perturbing the old one "
+                "changes nothing; update the arrays in place (params[k][...] = ...) or "
+                "build new ones outside the loss"
+            )
         if not isinstance(out, tuple) or len(out) != 2:
             raise ModelError(
                 f"{getattr(method, '__qualname__', 'the model method')} returned "

@@ -59,6 +59,14 @@ def _data_of(result: object, what: str) -> float:
 
 def _autodiff_problem(loss: Callable[..., Any], objects: Sequence[object]) -> Problem:
     objects = list(objects)
+    seen: dict[int, int] = {}
+    for k, o in enumerate(objects):
+        if id(o) in seen:
+            raise InvalidArgument(
+                f"parameters [{seen[id(o)]}] and [{k}] are the same object: each parameter "
+                "must appear once (deduplicate the list, e.g. list(dict.fromkeys(params)))"
+            )
+        seen[id(o)] = k
     labels = [getattr(o, "label", None) for o in objects]
     by_label = all(isinstance(x, str) and x for x in labels) and len(set(labels)) == len(labels)
     root = first_argument_name(loss, "params")

@@ -76,7 +76,9 @@ def test_f_that_raises_names_the_perturbed_element() -> None:
         return float(np.sum(x**2))
 
     x = np.arange(30.0)
-    with pytest.raises(ModelError, match=r"f raised ValueError with x\[\d+\] (perturbed|= [-+.e0-9]+): boom"):
+    with pytest.raises(
+        ModelError, match=r"f raised ValueError with x\[\d+\] (perturbed|= [-+.e0-9]+): boom"
+    ):
         gradcheck.check(f, x, grad=lambda x: 2 * x)
     assert np.array_equal(x, np.arange(30.0))
 
@@ -124,3 +126,25 @@ def test_array_like_parameters_are_passed_on_as_arrays() -> None:
 
     report = gradcheck.check(lambda x: float(np.sum(x**2)), Wrapped(), grad=lambda x: 2 * x)
     assert report.ok
+
+
+def test_model_that_replaces_its_params_arrays_is_explained() -> None:
+    class Rebinding:
+        def __init__(self) -> None:
+            self.params = {"W": np.arange(6.0).reshape(2, 3) + 0.5}
+
+        def loss(self, X: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+            self.params["W"] = self.params["W"].astype(np.float64)  # a copy, every call
+            y = self.params["W"] @ X
+            return float(y @ y), {"W": np.outer(2 * y, X)}
+
+    model = Rebinding()
+    original = model.params["W"]
+    with pytest.raises(ModelError, match=r"replaced model.params\['W'\] with a new array"):
+        gradcheck.check(model.loss, np.array([1.0, 2.0, 3.0]))
+    assert model.params["W"] is original
+
+
+def test_empty_parameters_are_refused() -> None:
+    with pytest.raises(InvalidArgument, match="there are no parameters to check"):
+        gradcheck.check(lambda p: 0.0, np.array([]), grad=lambda p: p)

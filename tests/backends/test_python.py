@@ -179,3 +179,17 @@ def test_micrograd_values_with_a_grad_function_are_refused() -> None:
     params, loss = _neuron()
     with pytest.raises(InvalidArgument, match="carry their own gradients"):
         gradcheck.check(loss, params, grad=lambda p: p)
+
+
+def test_f_without_a_return_value_is_explained() -> None:
+    def forgot(x: float) -> None:
+        x * x
+
+    with pytest.raises(ModelError, match=r"f returned None .*is a return statement missing"):
+        gradcheck.check(forgot, 1.0, grad=lambda x: 2 * x)
+
+
+def test_the_same_value_object_twice_is_refused() -> None:
+    params, loss = _neuron()
+    with pytest.raises(InvalidArgument, match=r"parameters \[0\] and \[3\] are the same object"):
+        gradcheck.check(loss, [*params, params[0]])
