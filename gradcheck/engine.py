@@ -53,6 +53,7 @@ from gradcheck.tolerance import (
     INCONCLUSIVE_FRACTION,
     NEGLIGIBLE,
     SAFETY,
+    UNCERTAIN_MISS,
     ErrorModel,
     Verdict,
 )
@@ -250,8 +251,12 @@ class _Check:
         return None if np.all(np.isnan(noise)) else noise
 
     def _coordinate_noise(self, i: int, f0: FloatArray) -> tuple[FloatArray | None, bool]:
-        """ECnoise along coordinate i, and whether f is constant along it."""
-        s = self.session
+        """ECnoise along coordinate i, and whether f is constant along it.
+
+        A level found at one spacing is measured again at a spacing 100 times smaller and
+        the smaller kept: noise is the same at both, while a function that oscillates
+        faster than the spacing (aliasing) looks like noise only at the larger one.
+        """
         x = float(self.x0[i])
         ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
         spacing = NOISE_SPACING
@@ -261,26 +266,22 @@ class _Check:
             # a power-of-two spacing keeps every point exactly representable; at least
             # NOISE_ULPS apart, so that the rounding errors of neighbours are independent
             t = max(2.0 ** math.floor(math.log2(spacing * scale)), NOISE_ULPS * ulp)
-            # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
-            # abs(0)) would pass for noise, and one just beside x0 spoils only one side
-            tables = [
-                np.stack([s.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)])
-                for side in (1.0, -1.0)
-                if self.lower[i] <= x + side * NOISE_POINTS * t <= self.upper[i]
-            ]
-            levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
-            flat = [not np.any(np.diff(table, axis=0)) for table in tables]
-            if levels:
-                # exactly constant on one side (a kink just beside x0): no noise there
-                noise: FloatArray = (
-                    np.zeros_like(levels[0]) if any(flat) else np.fmax.reduce(levels)
-                )
-                # a rounding bias that differs across x0 acts as noise on every difference
-                jump = np.max([extrapolation_gap(table, f0) for table in tables], axis=0)
-                measured = np.where(np.isnan(noise), noise, np.fmax(noise, jump / NOISE_BOUND))
-                return measured, False
-            if all(flat):  # f does not depend on this coordinate here (or bounds pin it)
-                return None, True
+            measured, tables = self._noise_at(i, t, f0)
+            if measured is not None:
+                if t / 128 < NOISE_ULPS * ulp:
+                    return measured, False
+                finer, finer_tables = self._noise_at(i, t / 128, f0)
+                if finer is not None:
+                    return np.where(np.isnan(finer), measured, np.fmin(measured, finer)), False
+                # noise shows at every spacing: if the finer tables are far smoother than
+                # the level found, that level was f varying faster than the spacing
+                wiggle = max(float(np.ptp(np.diff(tb, n=4, axis=0))) for tb in finer_tables)
+                if wiggle >= 0.1 * float(np.nanmax(measured)):
+                    return measured, False
+                spacing /= 128.0 * 100.0
+                continue
+            if all(not np.any(np.diff(table, axis=0)) for table in tables):
+                return None, True  # f does not depend on this coordinate (or bounds pin it)
             table = tables[0]
             unchanged = np.count_nonzero(np.diff(table, axis=0) == 0)
             # too small a spacing: the values barely change, or change by exactly equal
@@ -290,6 +291,30 @@ class _Check:
             )
             spacing *= 100.0 if exact or unchanged >= table.size / 2 else 0.01
         return None, False
+
+    def _noise_at(
+        self, i: int, t: float, f0: FloatArray
+    ) -> tuple[FloatArray | None, list[FloatArray]]:
+        """ECnoise from tables at spacing t on each side of x0 (where the bounds allow)."""
+        s = self.session
+        x = float(self.x0[i])
+        # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
+        # abs(0)) would pass for noise, and one just beside x0 spoils only one side
+        tables = [
+            np.stack([s.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)])
+            for side in (1.0, -1.0)
+            if self.lower[i] <= x + side * NOISE_POINTS * t <= self.upper[i]
+        ]
+        levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
+        if not levels:
+            return None, tables
+        flat = [not np.any(np.diff(table, axis=0)) for table in tables]
+        # exactly constant on one side (a kink just beside x0): no noise there
+        noise: FloatArray = np.zeros_like(levels[0]) if any(flat) else np.fmax.reduce(levels)
+        # a rounding bias that differs across x0 acts as noise on every difference
+        jump = np.max([extrapolation_gap(table, f0) for table in tables], axis=0)
+        measured: FloatArray = np.where(np.isnan(noise), noise, np.fmax(noise, jump / NOISE_BOUND))
+        return measured, tables
 
     def _dtype_of(self, i: int) -> np.dtype[Any]:
         return self.session.owner[i][0].values.dtype
@@ -316,7 +341,10 @@ class _Check:
             self.options.step if self.options.step is not None else relative_step(model.precision)
         )
         h = rel_step * np.maximum(np.abs(self.x0), 1.0)
-        self.local_step = rel_step * self.local_scale
+        # the element's own magnitude where it has one: a pole or a feature at |x| << 1
+        # is invisible to steps on the unit scale
+        own = np.where(self.x0 != 0, np.abs(self.x0), self.local_scale)
+        self.local_step = rel_step * np.minimum(own, self.local_scale)
         scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
         if self.options.method is Method.SCIPY:
             from gradcheck.reference import scipy_jacobian
@@ -488,7 +516,8 @@ class _Check:
         """
         column = self._refine_from(i, h, first, f0, g, scale, model)
         local = float(self.local_step[i])
-        if np.any(column.verdicts == Verdict.MISMATCH) and local < h / 16:
+        doubtful = (column.verdicts == Verdict.MISMATCH) | (column.verdicts == Verdict.KINK)
+        if np.any(doubtful) and local < h / 16:
             start = self._level(i, local, 1.0)
             closer = self._refine_from(i, local, start, f0, g, scale, model)
             if np.all((closer.verdicts == Verdict.OK) | (closer.verdicts == Verdict.KINK)):
@@ -589,10 +618,14 @@ class _Check:
         drift = np.abs(fwd - fwd_c) + np.abs(bwd - bwd_c)
         error = roundoff(model, fine) * 2 + drift
         tol = model.tolerance(g[:, None], error[:, None])[:, 0]
-        low = np.minimum(fwd, bwd) - tol
-        high = np.maximum(fwd, bwd) + tol
-        inside = (low <= g) & (g <= high)
+        # a bracket as wide as the derivatives themselves decides nothing, and a miss of
+        # it counts only when clear (the differences may not have converged at all)
+        size = np.maximum(np.maximum(np.abs(g), np.abs(fwd)), np.abs(bwd))
+        wide = error > INCONCLUSIVE_FRACTION * np.maximum(size, NEGLIGIBLE * scale[:, 0])
+        reach = np.where(wide, UNCERTAIN_MISS * tol, tol)
+        inside = (np.minimum(fwd, bwd) - reach <= g) & (g <= np.maximum(fwd, bwd) + reach)
         codes = np.where(inside, Verdict.KINK, Verdict.MISMATCH).astype(np.int8)
+        codes[(codes == Verdict.KINK) & wide] = Verdict.INCONCLUSIVE
         central = fine.central()
         smooth_codes, smooth_tol = model.verdicts(
             g[:, None], central[:, None], error[:, None], scale

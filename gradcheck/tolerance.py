@@ -35,6 +35,10 @@ truncation estimate is asymptotic, so each may be off by a small factor either w
 INCONCLUSIVE_FRACTION = 0.1
 """An element is inconclusive when its numeric error exceeds this fraction of its scale."""
 
+UNCERTAIN_MISS = 3.0
+"""Where the numeric error is inconclusively large, a mismatch needs a gap of this many
+tolerances: an error estimate that large may itself be unconverged."""
+
 NEGLIGIBLE = 1e-3
 """Elements below this fraction of the largest gradient entry are judged on that scale."""
 
@@ -100,13 +104,14 @@ class ErrorModel:
         -------
         ndarray, shape (m, k)
             ``SAFETY * (error + rounding of analytic) + atol + rtol * |analytic|``, where
-            the analytic rounding is ``ANALYTIC_ROUNDING * precision * (|g| + max |g|)``
-            over the row: a backward pass sums terms as large as the largest entries.
+            the analytic rounding is ``ANALYTIC_ROUNDING * precision * (|g| + NEGLIGIBLE
+            * max |g|)`` over the row: a backward pass may cancel terms larger than the
+            element, but one huge entry must not loosen every other element.
         """
         magnitude = np.abs(analytic)
         finite = np.where(np.isfinite(magnitude), magnitude, 0.0)
         row_max = finite.max(axis=1, keepdims=True) if finite.size else finite
-        rounding = ANALYTIC_ROUNDING * self.precision * (finite + row_max)
+        rounding = ANALYTIC_ROUNDING * self.precision * (finite + NEGLIGIBLE * row_max)
         return SAFETY * (error + rounding) + self.atol + self.rtol * finite
 
     def verdicts(
@@ -131,8 +136,11 @@ class ErrorModel:
         element_scale = np.maximum(
             np.maximum(np.abs(analytic), np.abs(numeric)), NEGLIGIBLE * scale
         )
-        codes[(error > INCONCLUSIVE_FRACTION * element_scale) & (gap > 0)] = Verdict.INCONCLUSIVE
+        uncertain = (error > INCONCLUSIVE_FRACTION * element_scale) & (gap > 0)
+        codes[uncertain] = Verdict.INCONCLUSIVE
         codes[~np.isfinite(numeric) | ~np.isfinite(error)] = Verdict.INCONCLUSIVE
-        codes[(gap > tol) & np.isfinite(numeric)] = Verdict.MISMATCH
+        # an estimate that uncertain may be unconverged too: only a clear miss counts
+        beyond = gap > np.where(uncertain, UNCERTAIN_MISS * tol, tol)
+        codes[beyond & np.isfinite(numeric)] = Verdict.MISMATCH
         codes[~np.isfinite(analytic)] = Verdict.MISMATCH
         return codes, tol

@@ -79,7 +79,7 @@ def test_correct_smooth_gradient_costs_about_two_evaluations_per_element(
     report = gradcheck.check(f, rng.standard_normal(300), grad=df, seed=1)
     assert report.ok
     n = 300
-    assert report.metadata.function_evaluations <= 2 * n + 20
+    assert report.metadata.function_evaluations <= 2 * n + 40  # probes: about 40
     assert report.metadata.gradient_evaluations == 1
 
 
