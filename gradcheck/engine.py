@@ -273,8 +273,12 @@ class _Check:
                 finer, finer_tables = self._noise_at(i, t / 128, f0)
                 if finer is not None:
                     return np.where(np.isnan(finer), measured, np.fmin(measured, finer)), False
-                # noise shows at every spacing: if the finer tables are far smoother than
-                # the level found, that level was f varying faster than the spacing
+                # noise shows at every spacing: if the finer tables are smooth (not merely
+                # below the resolution of a coarser dtype inside f: equal or exactly linear
+                # values) and far smoother than the level found, that level was f varying
+                # faster than the spacing
+                if any(map(_too_fine, finer_tables)):
+                    return measured, False
                 wiggle = max(float(np.ptp(np.diff(tb, n=4, axis=0))) for tb in finer_tables)
                 if wiggle >= 0.1 * float(np.nanmax(measured)):
                     return measured, False
@@ -282,14 +286,7 @@ class _Check:
                 continue
             if all(not np.any(np.diff(table, axis=0)) for table in tables):
                 return None, True  # f does not depend on this coordinate (or bounds pin it)
-            table = tables[0]
-            unchanged = np.count_nonzero(np.diff(table, axis=0) == 0)
-            # too small a spacing: the values barely change, or change by exactly equal
-            # steps (rounding to a coarser dtype inside f); else the smooth part dominates
-            exact = not np.any(np.diff(table, n=2, axis=0)) or not np.any(
-                np.diff(table, n=3, axis=0)
-            )
-            spacing *= 100.0 if exact or unchanged >= table.size / 2 else 0.01
+            spacing *= 100.0 if _too_fine(tables[0]) else 0.01
         return None, False
 
     def _noise_at(
@@ -699,6 +696,14 @@ BOUND_MARGIN = 2.5
 
 NEGLIGIBLE_GAP = 1e-3
 """A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
+
+
+def _too_fine(table: FloatArray) -> bool:
+    """Whether a noise table's spacing is below what f resolves: the values barely change,
+    or change by exactly equal steps (rounding to a coarser dtype inside f)."""
+    unchanged = np.count_nonzero(np.diff(table, axis=0) == 0)
+    exact = not np.any(np.diff(table, n=2, axis=0)) or not np.any(np.diff(table, n=3, axis=0))
+    return bool(exact or unchanged >= table.size / 2)
 
 
 def _fmt(value: float) -> str:
