@@ -396,3 +396,62 @@ def test_wrong_model_gradient_is_named_by_parameter_and_index(rng: np.random.Gen
     model = Buggy(rng)
     report = gradcheck.check(model.loss, rng.standard_normal((4, 3)), seed=0)
     assert mismatched(report) == ["W[2, 1]"]
+
+
+# -- traps found in review: float32 inside, poles, aliasing ------------------------------------
+
+
+def test_float32_inside_with_sparse_dependence_is_measured_where_f_moves(
+    rng: np.random.Generator,
+) -> None:
+    rows = np.array([3, 17, 42, 3, 250])  # an embedding table: five of 300 rows used
+    w = rng.standard_normal(4)
+
+    def f(E: np.ndarray) -> float:
+        return float(np.sum(np.tanh(E[rows].astype(np.float32) @ w.astype(np.float32))))
+
+    def df(E: np.ndarray) -> np.ndarray:
+        G = np.zeros_like(E)
+        np.add.at(G, rows, (1 - np.tanh(E[rows] @ w) ** 2)[:, None] * w)
+        return G
+
+    E = rng.standard_normal((300, 4))
+    report = gradcheck.check(f, E, grad=df, seed=0)
+    assert report.counts["mismatch"] == 0
+    assert report.counts["kink"] == 0
+    assert report.metadata.noise[0] > 1e-9  # float32 round-off, not float64's
+
+
+def test_float32_inside_a_vector_valued_f_is_measured_per_output() -> None:
+    x = np.linspace(-1, 1, 5) + 0.1
+    report = gradcheck.check(
+        lambda p: np.tanh(p.astype(np.float32)).astype(np.float64),
+        x,
+        grad=lambda p: np.diag(1 - np.tanh(p) ** 2),
+        seed=0,
+    )
+    assert report.ok
+    assert report.counts["kink"] == 0
+    assert min(report.metadata.noise) > 1e-9
+
+
+@pytest.mark.parametrize("x0", [3e-6, 1e-7])
+def test_a_pole_inside_the_first_step_never_passes_a_wrong_gradient(x0: float) -> None:
+    def f(p: np.ndarray) -> float:
+        return float(1 / p[0] + p[1] ** 2)
+
+    right = gradcheck.check(
+        f, np.array([x0, 1.0]), grad=lambda p: np.array([-1 / p[0] ** 2, 2 * p[1]])
+    )
+    assert right.counts["mismatch"] == 0
+    wrong = gradcheck.check(
+        f, np.array([x0, 1.0]), grad=lambda p: np.array([-1.05 / p[0] ** 2, 2 * p[1]])
+    )
+    assert str(wrong.element(0, 0).verdict) in ("mismatch", "inconclusive")
+
+
+def test_f_oscillating_far_faster_than_its_parameter_is_not_a_mismatch() -> None:
+    report = gradcheck.check(
+        lambda p: float(np.sin(1e7 * p[0])), np.array([0.3]), grad=lambda p: 1e7 * np.cos(1e7 * p)
+    )
+    assert report.counts["mismatch"] == 0
