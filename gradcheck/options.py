@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
 from numpy.typing import NDArray
@@ -70,16 +71,18 @@ class Options:
             raise InvalidArgument(f"method={self.method!r} is not one of {choices}") from None
         for name in ("rtol", "atol"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            if not _is_real(value) or not math.isfinite(value) or value < 0:
                 raise InvalidArgument(f"{name}={value!r}: expected a finite number >= 0")
-        if self.step is not None and (
-            not isinstance(self.step, int | float) or not 0 < self.step < 1
-        ):
+        if self.step is not None and (not _is_real(self.step) or not 0 < self.step < 1):
             raise InvalidArgument(
                 f"step={self.step!r}: expected a relative step between 0 and 1, e.g. 1e-6"
             )
-        if self.seed is not None and (not isinstance(self.seed, int) or self.seed < 0):
+        if self.seed is not None and (
+            not isinstance(self.seed, Integral) or isinstance(self.seed, bool) or self.seed < 0
+        ):
             raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
+        if self.seed is not None:
+            object.__setattr__(self, "seed", int(self.seed))
         if self.bounds is not None and (
             not isinstance(self.bounds, tuple | list) or len(self.bounds) != 2
         ):
@@ -112,3 +115,7 @@ class Options:
                 f"[{float(lower[i])!r}, {float(upper[i])!r}]: start inside the bounds"
             )
         return lower, upper
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)

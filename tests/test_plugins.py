@@ -35,6 +35,8 @@ def test_unknown_option_is_reported_with_the_backend() -> None:
         ({"rtol": -1.0}, "rtol=-1.0: expected a finite number >= 0"),
         ({"step": 2.0}, "step=2.0: expected a relative step between 0 and 1"),
         ({"seed": -3}, "seed=-3: expected a non-negative integer"),
+        ({"seed": True}, "seed=True: expected a non-negative integer"),
+        ({"rtol": "1e-3"}, "rtol='1e-3': expected a finite number >= 0"),
     ],
 )
 def test_bad_options_are_explained(option: dict[str, object], message: str) -> None:
@@ -70,3 +72,10 @@ def test_a_third_party_backend_is_asked_before_the_builtins() -> None:
     problem = plugins.adapt(Square(), (), None, None, {"flavour": "x"}, pm=pm)
     assert problem.backend == "toy"
     assert next(info.name for info in plugins.backends(pm)) == "toy"
+
+
+def test_numpy_scalars_are_accepted_as_options() -> None:
+    report = gradcheck.check(
+        lambda x: x * x, 1.0, grad=lambda x: 2 * x, seed=np.int64(3), rtol=np.float32(1e-5)
+    )
+    assert report.metadata.seed == 3
