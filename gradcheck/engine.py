@@ -224,10 +224,24 @@ class _Check:
     # -- stage 2: noise ---------------------------------------------------------------
 
     def noise_level(self, f0: FloatArray, g: FloatArray, spread: FloatArray) -> FloatArray:
-        """Bound on the error of one evaluation of each output."""
+        """Bound on the error of one evaluation of each output.
+
+        At least machine epsilon times f's scale: its value, or, where f is near a root,
+        what a step on each element's own scale changes it by. Terms of that size were added up to make f, and
+        their rounding (correlated over short ranges, so a local table can miss it)
+        does not shrink with f.
+        """
         measured = self._ecnoise(f0, g)
         sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
-        return np.maximum(NOISE_BOUND * sigma, self.eps * np.abs(f0))
+        return np.maximum(NOISE_BOUND * sigma, self.eps * self._f_scale(f0, g))
+
+    def _f_scale(self, f0: FloatArray, g: FloatArray) -> FloatArray:
+        """Per output: |f0|, or what a step the size of each element's own scale changes
+        f by, whichever is larger."""
+        finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
+        step_change = np.max(finite_g * self.local_scale, axis=1)
+        scale: FloatArray = np.maximum(np.abs(f0), step_change)
+        return scale
 
     def _ecnoise(self, f0: FloatArray, g: FloatArray) -> FloatArray | None:
         """ECnoise per output, along coordinates that move it (by the analytic gradient)."""
@@ -326,9 +340,7 @@ class _Check:
         if self.options.method is Method.COMPLEX:
             return self._complex_step(g)
         noise = self.noise = self.noise_level(f0, g, spread)
-        # f's scale: its value, or what a unit step changes it by where the value is ~0
-        finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
-        f_scale = np.maximum(np.abs(f0), np.max(finite_g * np.maximum(np.abs(self.x0), 1), axis=1))
+        f_scale = self._f_scale(f0, g)
         nonzero = f_scale > 0
         relative = float(np.max(noise[nonzero] / f_scale[nonzero], initial=self.eps))
         model = ErrorModel(
