@@ -239,7 +239,11 @@ class _Check:
         """Per output: |f0|, or what a step the size of each element's own scale changes
         f by, whichever is larger."""
         finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
-        step_change = np.max(finite_g * self.local_scale, axis=1)
+        # the smallest such change among the elements that move f: a pole (a huge entry)
+        # must not make f look huge
+        changes = np.where(finite_g > 0, finite_g * self.local_scale, np.inf)
+        step_change = np.min(changes, axis=1, initial=np.inf)
+        step_change[~np.isfinite(step_change)] = 0.0
         scale: FloatArray = np.maximum(np.abs(f0), step_change)
         return scale
 
