@@ -227,9 +227,9 @@ class _Check:
         """Bound on the error of one evaluation of each output.
 
         At least machine epsilon times f's scale: its value, or, where f is near a root,
-        what a step on each element's own scale changes it by. Terms of that size were added up to make f, and
-        their rounding (correlated over short ranges, so a local table can miss it)
-        does not shrink with f.
+        what a step on each element's own scale changes it by. Terms of that size were
+        added up to make f, and their rounding (correlated over short ranges, so a local
+        table can miss it) does not shrink with f.
         """
         measured = self._ecnoise(f0, g)
         sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
