@@ -6,6 +6,7 @@ the engine's business.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -286,24 +287,25 @@ def extrapolation_gap(values: FloatArray, f0: FloatArray) -> FloatArray:
 
 
 def _ecnoise(fval: FloatArray) -> float | None:
-    order_max = fval.size - 1
-    diffs = fval.astype(np.float64)
-    levels = np.zeros(order_max)
-    sign_change = np.zeros(order_max, dtype=bool)
+    # plain floats: the table is a handful of values, where NumPy calls cost more than math
+    diffs = [float(v) for v in fval]
+    order_max = len(diffs) - 1
+    levels: list[float] = []
+    sign_change: list[bool] = []
     gamma = 1.0
     for j in range(1, order_max + 1):
-        diffs = np.diff(diffs)
-        if j == 1 and np.count_nonzero(diffs == 0) >= fval.size / 2:
+        diffs = [b - a for a, b in itertools.pairwise(diffs)]
+        if j == 1 and sum(1 for d in diffs if d == 0) >= len(fval) / 2:
             return None  # spacing too small: the values barely change
-        if j > 1 and not np.any(diffs):
+        if j > 1 and not any(diffs):
             return None  # exactly polynomial on this grid: the noise is not visible here
         gamma *= 0.5 * j / (2 * j - 1)
-        levels[j - 1] = math.sqrt(gamma * float(np.mean(diffs * diffs)))
-        sign_change[j - 1] = diffs.min() * diffs.max() < 0
+        levels.append(math.sqrt(gamma * sum(d * d for d in diffs) / len(diffs)))
+        sign_change.append(min(diffs) * max(diffs) < 0)
     for j in range(order_max - 2):
         window = levels[j : j + 3]
-        if window.max() <= 4 * window.min() and sign_change[j]:
+        if max(window) <= 4 * min(window) and sign_change[j]:
             # never more than the values' own spread: a table much too coarse for f
             # (aliasing) must not pass for noise larger than f varies
-            return min(float(levels[j]), float(np.ptp(fval)))
+            return min(levels[j], float(np.ptp(fval)))
     return None

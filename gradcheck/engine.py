@@ -84,6 +84,9 @@ NOISE_BOUND = 3.0
 NOISE_ATTEMPTS = 3
 """Noise probes tried before falling back to machine precision alone."""
 
+ALIASING_SUSPECT = 1e3
+"""A measured noise level above this many ulps of f is checked for aliasing."""
+
 NOISE_RECHECK = 1e3
 """A mismatch whose gap is below this many tolerances is re-judged with the noise measured
 along its own coordinate (round-off differs between coordinates by orders of magnitude)."""
@@ -286,7 +289,10 @@ class _Check:
             t = max(2.0 ** math.floor(math.log2(spacing * scale)), NOISE_ULPS * ulp)
             measured, tables = self._noise_at(i, t, f0)
             if measured is not None:
-                if t / 128 < NOISE_ULPS * ulp:
+                # only a level far above f's rounding can be aliasing: check it at a
+                # finer spacing (noise shows at every spacing, aliasing does not)
+                rounding = ALIASING_SUSPECT * self.eps * float(np.max(np.abs(f0)))
+                if t / 128 < NOISE_ULPS * ulp or np.nanmax(measured) <= rounding:
                     return measured, False
                 finer, finer_tables = self._noise_at(i, t / 128, f0)
                 if finer is not None:

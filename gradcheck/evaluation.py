@@ -44,32 +44,44 @@ class Session:
     def _failure(self, exc: BaseException, what: str) -> ModelError:
         return ModelError(f"f raised {type(exc).__name__} {what}: {exc}")
 
-    def outputs(self, raw: object, what: str) -> FloatArray:
-        """One value of f as a float64 vector of its m outputs."""
-        if raw is None or isinstance(raw, str | bytes):
-            kind = "None" if raw is None else f"{type(raw).__name__} {raw!r:.40}"
-            hint = " (is a return statement missing?)" if raw is None else ""
-            raise ModelError(
-                f"f returned {kind} {what}; it must return a real number (or an array of "
-                f"them for a vector-valued model){hint}"
-            )
+    def outputs(self, raw: object, where: str | Callable[[], str]) -> FloatArray:
+        """One value of f as a float64 vector of its m outputs.
+
+        ``where`` names the point for error messages (a callable builds the name only
+        when a message needs it).
+        """
         try:
+            if raw is None or isinstance(raw, str | bytes):
+                raise TypeError(raw)
             array = np.asarray(raw, dtype=np.float64)
+            if array.size == 0:
+                raise ValueError(raw)
         except (TypeError, ValueError) as exc:
-            kind = "complex" if isinstance(raw, complex) else type(raw).__name__
-            raise ModelError(
-                f"f returned {kind} ({raw!r:.60}) {what}; it must return a real number "
-                "(or an array of them for a vector-valued model)"
-            ) from exc
-        if array.size == 0:
-            raise ModelError(f"f returned an empty array {what}; it must return a number")
+            raise self._unusable(raw, where if isinstance(where, str) else where()) from exc
         if self.output_shape is None:
             self.output_shape = array.shape
         elif array.shape != self.output_shape:
+            what = where if isinstance(where, str) else where()
             raise ModelError(
                 f"f returned shape {array.shape} {what}, but shape {self.output_shape} before"
             )
         return array.reshape(-1)
+
+    @staticmethod
+    def _unusable(raw: object, what: str) -> ModelError:
+        if raw is None:
+            kind = "None"
+        elif isinstance(raw, complex):
+            kind = f"complex ({raw!r:.60})"
+        elif isinstance(raw, np.ndarray) and raw.size == 0:
+            kind = "an empty array"
+        else:
+            kind = f"{type(raw).__name__} ({raw!r:.60})"
+        hint = " (is a return statement missing?)" if raw is None else ""
+        return ModelError(
+            f"f returned {kind} {what}; it must return a real number (or an array of them "
+            f"for a vector-valued model){hint}"
+        )
 
     def stack(self, raws: list[object]) -> FloatArray:
         """Values collected in the hot loop, as an (m, k) array."""
@@ -95,7 +107,7 @@ class Session:
             raise self._failure(exc, what if isinstance(what, str) else what()) from exc
         finally:
             self.calls += 1
-        return self.outputs(raw, what if isinstance(what, str) else what())
+        return self.outputs(raw, what)
 
     def reset_storage(self) -> None:
         for p, saved in zip(self.problem.parameters, self.snapshot, strict=True):
