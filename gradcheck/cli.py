@@ -452,18 +452,18 @@ def _shape(shape: tuple[int, ...]) -> str:
     return str(shape) if shape else "scalar"
 
 
+def _table(*columns: str) -> Table:
+    """A plain table; the numeric columns (analytic, numeric, tolerance) right-aligned."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
+    numeric = {"analytic", "numeric ± error", "tolerance"}
+    for column in columns:
+        table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True)
+    return table
+
+
 def _parameter_table(report: gradcheck.Report) -> Table:
     """Per parameter: its worst element and how many elements disagree."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for column, justify in (
-        ("parameter", "left"),
-        ("shape", "left"),
-        ("worst element", "left"),
-        ("analytic", "right"),
-        ("numeric ± error", "right"),
-        ("verdict", "left"),
-    ):
-        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table = _table("parameter", "shape", "worst element", "analytic", "numeric ± error", "verdict")
     for summary in report.summaries():
         element = summary.worst
         if element is None:
@@ -486,15 +486,7 @@ def _parameter_table(report: gradcheck.Report) -> Table:
 
 def _element_table(report: gradcheck.Report) -> Table:
     """With -v: up to WORST_PER_PARAMETER elements of each parameter, worst first."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
-    for column, justify in (
-        ("element", "left"),
-        ("analytic", "right"),
-        ("numeric ± error", "right"),
-        ("tolerance", "right"),
-        ("verdict", "left"),
-    ):
-        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table = _table("element", "analytic", "numeric ± error", "tolerance", "verdict")
     every = list(report.elements())
     for parameter, _ in report.parameters:
         elements = sorted(
