@@ -18,7 +18,6 @@ Whatever is perturbed is put back in ``finally``, also on KeyboardInterrupt.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,8 +27,6 @@ from numpy.typing import NDArray
 
 from gradcheck.differences import (
     central_difference,
-    estimate_noise,
-    extrapolation_gap,
     one_sided_differences,
     relative_step,
     representable_steps,
@@ -37,6 +34,7 @@ from gradcheck.differences import (
 )
 from gradcheck.errors import InvalidArgument, ModelError
 from gradcheck.evaluation import Session
+from gradcheck.noise import NOISE_BOUND, NoiseProbe
 from gradcheck.options import Method, Options
 from gradcheck.problem import Problem
 from gradcheck.refinement import (
@@ -67,25 +65,6 @@ SHIFT = 2**-0.5
 
 MAX_LEVELS = 8
 """Step levels tried for one element: 2h, h, h/4, ..., h/4**6."""
-
-NOISE_SPACING = 1e-6
-"""First spacing of the noise probe, relative to the coordinate's scale."""
-
-NOISE_ULPS = 64
-"""Least spacing of the noise probe in ulps of the coordinate: points only a few ulps
-apart round alike, and their differences understate the noise (seen: 10x in float32)."""
-
-NOISE_POINTS = 9
-"""The noise probe evaluates f at x0 + j t e_i for j = 1 .. 9."""
-
-NOISE_BOUND = 3.0
-"""Bound on the error of one evaluation, in standard deviations of the measured noise."""
-
-NOISE_ATTEMPTS = 3
-"""Noise probes tried before falling back to machine precision alone."""
-
-ALIASING_SUSPECT = 1e3
-"""A measured noise level above this many ulps of f is checked for aliasing."""
 
 NOISE_RECHECK = 1e3
 """A mismatch whose gap is below this many tolerances is re-judged with the noise measured
@@ -183,6 +162,9 @@ class _Check:
         # each element's own scale: its magnitude, or its parameter's largest if below 1
         self.local_scale = np.maximum(np.abs(self.x0), self._parameter_scale())
         self.eps = float(np.finfo(problem.dtype).eps)
+        self.probe_noise = NoiseProbe(
+            session, self.x0, self.lower, self.upper, self.local_scale, self.eps, rng
+        )
 
     # -- stage 1: probes --------------------------------------------------------------
 
@@ -224,133 +206,17 @@ class _Check:
             s.warnings.append(f"the gradient function modifies its argument: {mutation}")
         return f0, g, spread
 
-    # -- stage 2: noise ---------------------------------------------------------------
-
-    def noise_level(self, f0: FloatArray, g: FloatArray, spread: FloatArray) -> FloatArray:
-        """Bound on the error of one evaluation of each output.
-
-        At least machine epsilon times f's scale: its value, or, where f is near a root,
-        what a step on each element's own scale changes it by. Terms of that size were
-        added up to make f, and their rounding (correlated over short ranges, so a local
-        table can miss it) does not shrink with f.
-        """
-        measured = self._ecnoise(f0, g)
-        sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
-        return np.maximum(NOISE_BOUND * sigma, self.eps * self._f_scale(f0, g))
-
-    def _f_scale(self, f0: FloatArray, g: FloatArray) -> FloatArray:
-        """Per output: |f0|, or what a step the size of each element's own scale changes
-        f by, whichever is larger."""
-        finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
-        # the smallest such change among the elements that move f: a pole (a huge entry)
-        # must not make f look huge
-        changes = np.where(finite_g > 0, finite_g * self.local_scale, np.inf)
-        step_change = np.min(changes, axis=1, initial=np.inf)
-        step_change[~np.isfinite(step_change)] = 0.0
-        scale: FloatArray = np.maximum(np.abs(f0), step_change)
-        return scale
-
-    def _ecnoise(self, f0: FloatArray, g: FloatArray) -> FloatArray | None:
-        """ECnoise per output, along coordinates that move it (by the analytic gradient)."""
-        noise = np.full(f0.shape, np.nan)
-        tried: set[int] = set()
-        for _ in range(NOISE_ATTEMPTS + min(f0.size, NOISE_ATTEMPTS)):
-            unknown = np.isnan(noise)
-            if not unknown.any():
-                break
-            moving = np.flatnonzero(np.any(g[unknown] != 0, axis=0))
-            candidates = np.setdiff1d(
-                moving if moving.size else np.arange(self.x0.size), list(tried)
-            )
-            if candidates.size == 0:
-                break
-            i = int(self.rng.choice(candidates))
-            tried.add(i)
-            level, _ = self._coordinate_noise(i, f0)
-            if level is not None:
-                noise = np.fmax(noise, level)
-        return None if np.all(np.isnan(noise)) else noise
-
-    def _coordinate_noise(self, i: int, f0: FloatArray) -> tuple[FloatArray | None, bool]:
-        """ECnoise along coordinate i, and whether f is constant along it.
-
-        A level found at one spacing is measured again at a spacing 100 times smaller and
-        the smaller kept: noise is the same at both, while a function that oscillates
-        faster than the spacing (aliasing) looks like noise only at the larger one.
-        """
-        x = float(self.x0[i])
-        ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self._dtype_of(i)))))
-        spacing = NOISE_SPACING
-        # the element's own magnitude: the table must be short on the scale f varies on
-        scale = abs(x) if x != 0.0 else float(self.local_scale[i])
-        for _ in range(NOISE_ATTEMPTS):
-            # a power-of-two spacing keeps every point exactly representable; at least
-            # NOISE_ULPS apart, so that the rounding errors of neighbours are independent
-            t = max(2.0 ** math.floor(math.log2(spacing * scale)), NOISE_ULPS * ulp)
-            measured, tables = self._noise_at(i, t, f0)
-            if measured is not None:
-                # only a level far above f's rounding can be aliasing: check it at a
-                # finer spacing (noise shows at every spacing, aliasing does not)
-                rounding = ALIASING_SUSPECT * self.eps * float(np.max(np.abs(f0)))
-                if t / 128 < NOISE_ULPS * ulp or np.nanmax(measured) <= rounding:
-                    return measured, False
-                finer, finer_tables = self._noise_at(i, t / 128, f0)
-                if finer is not None:
-                    # near neighbours round alike, so a finer table reads somewhat lower;
-                    # only orders of magnitude lower means the first level was aliasing
-                    aliased = finer < measured / 100
-                    return np.where(aliased, finer, measured), False
-                # noise shows at every spacing: if the finer tables are smooth (not merely
-                # below the resolution of a coarser dtype inside f: equal or exactly linear
-                # values) and far smoother than the level found, that level was f varying
-                # faster than the spacing
-                if any(map(_too_fine, finer_tables)):
-                    return measured, False
-                wiggle = max(float(np.ptp(np.diff(tb, n=4, axis=0))) for tb in finer_tables)
-                if wiggle >= 0.1 * float(np.nanmax(measured)):
-                    return measured, False
-                spacing /= 128.0 * 100.0
-                continue
-            if all(not np.any(np.diff(table, axis=0)) for table in tables):
-                return None, True  # f does not depend on this coordinate (or bounds pin it)
-            spacing *= 100.0 if _too_fine(tables[0]) else 0.01
-        return None, False
-
-    def _noise_at(
-        self, i: int, t: float, f0: FloatArray
-    ) -> tuple[FloatArray | None, list[FloatArray]]:
-        """ECnoise from tables at spacing t on each side of x0 (where the bounds allow)."""
-        s = self.session
-        x = float(self.x0[i])
-        # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
-        # abs(0)) would pass for noise, and one just beside x0 spoils only one side
-        tables = [
-            np.stack([s.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)])
-            for side in (1.0, -1.0)
-            if self.lower[i] <= x + side * NOISE_POINTS * t <= self.upper[i]
-        ]
-        levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
-        if not levels:
-            return None, tables
-        flat = [not np.any(np.diff(table, axis=0)) for table in tables]
-        # exactly constant on one side (a kink just beside x0): no noise there
-        noise: FloatArray = np.zeros_like(levels[0]) if any(flat) else np.fmax.reduce(levels)
-        # a rounding bias that differs across x0 acts as noise on every difference
-        jump = np.max([extrapolation_gap(table, f0) for table in tables], axis=0)
-        measured: FloatArray = np.where(np.isnan(noise), noise, np.fmax(noise, jump / NOISE_BOUND))
-        return measured, tables
+    # -- stages 3 and 4 ---------------------------------------------------------------
 
     def _dtype_of(self, i: int) -> np.dtype[Any]:
         return self.session.owner[i][0].values.dtype
-
-    # -- stages 3 and 4 ---------------------------------------------------------------
 
     def result(self) -> _Result:
         f0, g, spread = self.probe()
         if self.options.method is Method.COMPLEX:
             return self._complex_step(g)
-        noise = self.noise = self.noise_level(f0, g, spread)
-        f_scale = self._f_scale(f0, g)
+        noise = self.noise = self.probe_noise.level(f0, g, spread)
+        f_scale = self.probe_noise.f_scale(f0, g)
         nonzero = f_scale > 0
         relative = float(np.max(noise[nonzero] / f_scale[nonzero], initial=self.eps))
         model = ErrorModel(
@@ -552,7 +418,7 @@ class _Check:
         if np.any(mismatch & (gap < NOISE_RECHECK * column.tolerance)):
             # Round-off depends on the terms a coordinate moves: measure it along this one
             # before calling a close gap a mismatch.
-            level, _ = self._coordinate_noise(i, f0)
+            level, _ = self.probe_noise.along(i, f0)
             if level is not None and np.any(NOISE_BOUND * level > model.noise):
                 local_model = replace(model, noise=np.maximum(model.noise, NOISE_BOUND * level))
                 return self._refine_from(i, h, first, f0, g, scale, local_model)
@@ -728,14 +594,6 @@ the unseen truncation error of a screened element below about 1e-7 relative."""
 
 NEGLIGIBLE_GAP = 1e-3
 """A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
-
-
-def _too_fine(table: FloatArray) -> bool:
-    """Whether a noise table's spacing is below what f resolves: the values barely change,
-    or change by exactly equal steps (rounding to a coarser dtype inside f)."""
-    unchanged = np.count_nonzero(np.diff(table, axis=0) == 0)
-    exact = not np.any(np.diff(table, n=2, axis=0)) or not np.any(np.diff(table, n=3, axis=0))
-    return bool(exact or unchanged >= table.size / 2)
 
 
 def _fmt(value: float) -> str:
