@@ -401,9 +401,10 @@ class _Check:
     ) -> Column:
         """Numeric, error, tolerance, verdict, left and right derivative for column i.
 
-        A mismatch found with steps on the unit scale is re-examined on the scale of the
-        parameter's own values when those are much smaller: a parameter whose entries
-        are all 1e-8 may make f vary on that scale, which steps of 1e-6 cannot see.
+        A mismatch or kink found with steps on the unit scale is re-examined with steps on
+        the element's own magnitude when that is much smaller (a parameter of 1e-8, or a
+        pole just beside x, makes f vary on a scale steps of 1e-6 cannot see). A close
+        mismatch is re-judged with the noise measured along its own coordinate.
         """
         column = self._refine_from(i, h, first, f0, g, scale, model)
         local = float(self.local_step[i])
