@@ -233,7 +233,7 @@ class _Check:
         # is invisible to steps on the unit scale
         own = np.where(self.x0 != 0, np.abs(self.x0), self.local_scale)
         self.local_step = rel_step * np.minimum(own, self.local_scale)
-        scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
+        scale = _row_scale(g)
         if self.options.method is Method.SCIPY:
             from gradcheck.reference import scipy_jacobian
 
@@ -307,15 +307,9 @@ class _Check:
         for i in np.flatnonzero(sided):
             up, down = self.upper[i] - self.x0[i], self.x0[i] - self.lower[i]
             direction = 1.0 if up >= down else -1.0
-            step = direction * min(h[i], max(up, down) / 8.0)
-            near, _, near_step, _ = self._steps_one(int(i), abs(step))
-            if direction < 0:
-                _, near, _, near_step = self._steps_one(int(i), abs(step))
-            far, _, far_step, _ = self._steps_one(int(i), 2 * abs(step))
-            if direction < 0:
-                _, far, _, far_step = self._steps_one(int(i), 2 * abs(step))
-            plus[i], minus[i] = near, far
-            h_plus[i], h_minus[i] = direction * near_step, direction * far_step
+            step = min(h[i], max(up, down) / 8.0)
+            plus[i], h_plus[i] = self._step_toward(int(i), step, direction)
+            minus[i], h_minus[i] = self._step_toward(int(i), 2 * step, direction)
         return plus, minus, h_plus, h_minus
 
     def _one_sided(
@@ -334,11 +328,10 @@ class _Check:
         known = {abs(a1): f_near, abs(a2): f_far}
 
         def at(offset: float) -> tuple[float, FloatArray]:
-            plus, minus, hp, hm = self._steps_one(i, offset)
-            point, actual = (plus, hp) if direction > 0 else (minus, hm)
-            if actual not in known:
-                known[actual] = self.session.at(i, point)
-            return direction * actual, known[actual]
+            point, signed = self._step_toward(i, offset, direction)
+            if abs(signed) not in known:
+                known[abs(signed)] = self.session.at(i, point)
+            return signed, known[abs(signed)]
 
         s = abs(a1)
         for _ in range(MAX_SIDED_LEVELS):
@@ -375,6 +368,11 @@ class _Check:
     def _level(self, i: int, h: float, mult: float) -> Level:
         plus, minus, hp, hm = self._steps_one(i, h * mult)
         return Level(mult, self.session.at(i, plus), self.session.at(i, minus), hp, hm)
+
+    def _step_toward(self, i: int, h: float, direction: float) -> tuple[float, float]:
+        """The representable point about h from x0 on one side, and its signed offset."""
+        plus, minus, h_plus, h_minus = self._steps_one(i, h)
+        return (plus, h_plus) if direction > 0 else (minus, -h_minus)
 
     def _steps_one(self, i: int, h: float) -> tuple[float, float, float, float]:
         dtype = self._dtype_of(i)
@@ -577,7 +575,7 @@ class _Check:
             rtol=self.options.rtol,
             atol=self.options.atol,
         )
-        scale = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
+        scale = _row_scale(g)
         verdicts, tolerance = model.verdicts(g, numeric, error, scale)
         nan = np.full_like(g, np.nan)
         return _Result(g, numeric, error, tolerance, verdicts, nan, nan, h, model.noise)
@@ -595,6 +593,12 @@ the unseen truncation error of a screened element below about 1e-7 relative."""
 
 NEGLIGIBLE_GAP = 1e-3
 """A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
+
+
+def _row_scale(g: FloatArray) -> FloatArray:
+    """Largest finite gradient magnitude of each output, shape (m, 1)."""
+    scale: FloatArray = np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), axis=1, keepdims=True)
+    return scale
 
 
 def _fmt(value: float) -> str:
