@@ -218,7 +218,9 @@ class _Check:
         noise = self.noise = self.probe_noise.level(f0, g, spread)
         f_scale = self.probe_noise.f_scale(f0, g)
         nonzero = f_scale > 0
-        relative = float(np.max(noise[nonzero] / f_scale[nonzero], initial=self.eps))
+        relative = float(
+            np.max(noise[nonzero] / f_scale[nonzero], initial=self.probe_noise.precision())
+        )
         model = ErrorModel(
             noise=noise,
             precision=max(self.eps, min(relative, 1e-2)),
@@ -417,7 +419,7 @@ class _Check:
         if np.any(mismatch & (gap < NOISE_RECHECK * column.tolerance)):
             # Round-off depends on the terms a coordinate moves: measure it along this one
             # before calling a close gap a mismatch.
-            level, _ = self.probe_noise.along(i, f0)
+            level, _ = self.probe_noise.along(i, f0, True)
             if level is not None and np.any(NOISE_BOUND * level > model.noise):
                 local_model = replace(model, noise=np.maximum(model.noise, NOISE_BOUND * level))
                 return self._refine_from(i, h, first, f0, g, scale, local_model)

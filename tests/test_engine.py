@@ -340,7 +340,7 @@ class ModelWithParams:
 
     def loss(self, X: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         self.calls += 1
-        if self.calls == self.fail_at:
+        if self.fail_at is not None and self.calls >= self.fail_at:  # broken from then on
             raise self.failure("out of memory")
         z = X @ self.params["W"] + self.params["b"]
         loss = float(np.sum(np.tanh(z)))
