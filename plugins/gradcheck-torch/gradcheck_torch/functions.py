@@ -1,0 +1,94 @@
+"""Problems for a function of tensors and for a custom ``torch.autograd.Function``.
+
+The checked tensors are the floating arguments that require grad (all floating arguments
+when none does); the others are held fixed. Each checked tensor is copied into NumPy
+storage, float64 by default, and the function's output is reduced to one scalar (always,
+through fixed random weights, for an autograd.Function, so that its ``backward`` is
+checked for every output).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from gradcheck import InvalidArgument, Problem
+
+from gradcheck_torch.options import Options
+from gradcheck_torch.problems import (
+    Projection,
+    Reporter,
+    build_problem,
+    convert,
+    dtype_notes,
+    one_device,
+    slot,
+    working_dtype,
+)
+
+__all__ = ["function_problem"]
+
+
+def _argument_names(func: Callable[..., Any], count: int) -> list[str]:
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    if params and params[0].name == "ctx":
+        params = params[1:]
+    names = [
+        p.name
+        for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"
+    ]
+    return [names[i] if i < len(names) else f"arg{i}" for i in range(count)]
+
+
+def function_problem(
+    func: Callable[..., Any],
+    args: tuple[object, ...],
+    options: Options,
+    *,
+    what: str,
+    names_from: Callable[..., Any],
+    project: bool,
+) -> Problem:
+    """The Problem of ``func(*args)`` with respect to its checked tensor arguments."""
+    floating = {
+        i: a for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()
+    }
+    checked = [i for i, a in floating.items() if a.requires_grad] or list(floating)
+    if not checked:
+        raise InvalidArgument(
+            f"{what}: none of its {len(args)} argument(s) is a floating tensor, so there is "
+            "nothing to differentiate with respect to"
+        )
+    tensors = [floating[i] for i in checked]
+    device = one_device(tensors, f"the inputs of {what}")
+    dtype = working_dtype(tensors, options.native_dtype, f"the inputs of {what}")
+    names = _argument_names(names_from, len(args))
+    slots = [slot(names[i], t, dtype) for i, t in zip(checked, tensors, strict=True)]
+    fixed = [convert(a, dtype) if not options.native_dtype else a for a in args]
+    reporter = Reporter()
+    for note in dtype_notes({t.dtype for t in tensors}, dtype, f"inputs of {what}"):
+        reporter(note)
+    projection = Projection(project, what, reporter)
+
+    def objective(values: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> torch.Tensor:
+        call = list(fixed)
+        for i, t in zip(checked, values, strict=True):
+            call[i] = t
+        return projection(func(*call))
+
+    return build_problem(
+        slots,
+        objective,
+        buffers=(),
+        device=device,
+        dtype=dtype,
+        options=options,
+        reporter=reporter,
+        restore=None,
+    )

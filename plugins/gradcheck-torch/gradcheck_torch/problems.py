@@ -1,0 +1,188 @@
+"""From checked tensors and a scalar objective to a gradcheck Problem.
+
+The pieces every torch problem shares: report notes that arrive before and after the
+Problem exists, the fixed random projection of non-scalar outputs to one scalar, the
+working dtype and device, the flat NumPy storage of each checked tensor, and
+:func:`build_problem`, which wires an :class:`~gradcheck_torch.evaluation.Evaluator` into
+a :class:`gradcheck.Problem`.
+
+Non-scalar and multi-output objectives are reduced to one scalar with fixed random
+weights, ``phi(x) = sum_k <u_k, out_k(x)>``, ``|u| in [1, 2]`` with random signs; its
+gradient is one vector-Jacobian product (``backward`` with ``grad_outputs = u``). One
+backward pass per gradient, one scalar for the error model, and an error in any Jacobian
+entry changes the checked VJP by at least its own size (no weight is below 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from gradcheck import InvalidArgument, Problem
+
+from gradcheck_torch.evaluation import Evaluator, Objective, Slot
+from gradcheck_torch.options import Options
+
+__all__ = [
+    "PROJECTION_SEED",
+    "Projection",
+    "Reporter",
+    "build_problem",
+    "convert",
+    "dtype_notes",
+    "one_device",
+    "slot",
+    "working_dtype",
+]
+
+PROJECTION_SEED = 0
+"""Seed of the fixed random weights that reduce non-scalar outputs to a scalar."""
+
+_FLOAT_DTYPES = (torch.float16, torch.float32, torch.float64)
+
+
+class Reporter:
+    """Notes for the report; later ones are added to the Problem once it exists."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+        self.problem: Problem | None = None
+
+    def __call__(self, text: str) -> None:
+        if text in self.notes:
+            return
+        self.notes.append(text)
+        if self.problem is not None:
+            self.problem.note(text)
+
+
+class Projection:
+    """Reduces the objective's output to a scalar, with fixed random weights if needed."""
+
+    def __init__(self, always: bool, what: str, note: Callable[[str], None]) -> None:
+        self.always = always
+        self.what = what
+        self.note = note
+        self.weights: dict[tuple[Any, ...], torch.Tensor] = {}
+
+    def __call__(self, out: object) -> torch.Tensor:
+        tensors = _floating_outputs(out, self.what)
+        if not self.always and len(tensors) == 1 and tensors[0].numel() == 1:
+            return tensors[0].reshape(())
+        self.note(
+            f"{self.what}: {len(tensors)} output(s) reduced to the scalar sum_k <u_k, out_k> "
+            f"with fixed random weights |u| in [1, 2] (seed {PROJECTION_SEED}); checked: the "
+            "vector-Jacobian product u^T J"
+        )
+        total = torch.zeros((), dtype=tensors[0].dtype, device=tensors[0].device)
+        for k, t in enumerate(tensors):
+            total = total + (self._weight(k, t) * t).sum()
+        return total
+
+    def _weight(self, k: int, t: torch.Tensor) -> torch.Tensor:
+        key = (k, tuple(t.shape), t.dtype, t.device)
+        if key not in self.weights:
+            rng = np.random.default_rng([PROJECTION_SEED, k])
+            shape = tuple(t.shape)
+            u = rng.uniform(1.0, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+            self.weights[key] = torch.from_numpy(np.asarray(u)).to(t.device, t.dtype)
+        return self.weights[key]
+
+
+def _floating_outputs(out: object, what: str) -> list[torch.Tensor]:
+    items = list(out) if isinstance(out, tuple | list) else [out]
+    tensors = [t for t in items if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    if not tensors:
+        raise InvalidArgument(
+            f"{what} returned {type(out).__name__}; expected a floating tensor or a tuple "
+            "holding at least one"
+        )
+    return tensors
+
+
+def working_dtype(tensors: Sequence[torch.Tensor], native: bool, what: str) -> torch.dtype:
+    """float64, or with ``native`` the one float dtype of ``tensors``."""
+    dtypes = {t.dtype for t in tensors}
+    if not native:
+        return torch.float64
+    if len(dtypes) != 1 or next(iter(dtypes)) not in _FLOAT_DTYPES:
+        raise InvalidArgument(
+            f"native_dtype=True needs {what} of one NumPy-compatible float dtype (float16, "
+            f"float32, float64), got {sorted(str(d) for d in dtypes)}; drop native_dtype "
+            "to check on a float64 copy"
+        )
+    return next(iter(dtypes))
+
+
+def one_device(tensors: Sequence[torch.Tensor], what: str) -> torch.device:
+    """The one device all ``tensors`` are on."""
+    devices = {t.device for t in tensors}
+    if len(devices) != 1:
+        raise InvalidArgument(
+            f"{what} are on several devices ({sorted(str(d) for d in devices)}); move them to "
+            "one device"
+        )
+    return next(iter(devices))
+
+
+def convert(value: object, dtype: torch.dtype) -> object:
+    """A floating tensor detached and in ``dtype``; anything else as it is."""
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.detach().to(dtype=dtype)
+    return value
+
+
+def slot(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> Slot:
+    """A checked tensor's report name, shape and a flat NumPy copy in ``dtype``."""
+    storage = tensor.detach().to("cpu", dtype=dtype, copy=True).reshape(-1).numpy()
+    return Slot(name, tuple(tensor.shape), storage)
+
+
+def dtype_notes(original: set[torch.dtype], dtype: torch.dtype, what: str) -> list[str]:
+    """The note that lower-precision tensors are checked on a float64 copy, if they are."""
+    lower = sorted(str(d).removeprefix("torch.") for d in original if d != torch.float64)
+    if dtype != torch.float64 or not lower:
+        return []
+    return [
+        f"{'/'.join(lower)} {what} checked on a float64 copy (pass native_dtype=True to "
+        "check in its own dtype with its error model)"
+    ]
+
+
+def build_problem(
+    slots: list[Slot],
+    objective: Objective,
+    *,
+    buffers: Sequence[torch.Tensor],
+    device: torch.device,
+    dtype: torch.dtype,
+    options: Options,
+    reporter: Reporter,
+    restore: Callable[[], None] | None,
+) -> Problem:
+    """The Problem that evaluates ``objective`` over ``slots``."""
+    evaluator = Evaluator(
+        slots,
+        objective,
+        buffers=buffers,
+        device=device,
+        dtype=dtype,
+        batch=options.batch,
+        reseed=options.reseed,
+        note=reporter,
+    )
+    problem = Problem(
+        evaluator.parameters(),
+        evaluator.value,
+        evaluator.gradient,
+        backend="torch",
+        output_shape=(),
+        dtype=np.dtype(str(dtype).removeprefix("torch.")),
+        perturbed_values=evaluator.perturbed_values if options.batch is not False else None,
+        restore=restore,
+        notes=reporter.notes,
+    )
+    reporter.problem = problem
+    return problem
