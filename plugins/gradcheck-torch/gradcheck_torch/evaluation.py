@@ -237,8 +237,19 @@ def _scalar(out: object) -> float:
         )
     if out.is_complex():
         raise ModelError("the objective returned a complex tensor; expected a real scalar")
-    return float(out.detach().reshape(()).item())
+    return float(_numpy64(out.reshape(())))
 
 
 def _numpy64(t: torch.Tensor) -> NDArray[np.float64]:
-    return t.detach().to("cpu", torch.float64).numpy()
+    """A float64 NumPy copy of what autograd or the objective returned, whatever its kind.
+
+    Detached (an output may require grad), dense (a sparse gradient, as
+    ``nn.Embedding(sparse=True)`` gives) and materialised (autograd's ZeroTensor, e.g. the
+    gradient of ``torch.sgn``, has no storage and refuses ``.numpy()``).
+    """
+    t = t.detach()
+    if t.layout != torch.strided:
+        t = t.to_dense()
+    if t._is_zerotensor():
+        t = torch.zeros(t.shape, dtype=t.dtype, device=t.device)
+    return t.to("cpu", torch.float64).numpy()
