@@ -49,7 +49,6 @@ from gradcheck.refinement import (
 from gradcheck.report import Metadata, Report
 from gradcheck.tolerance import (
     INCONCLUSIVE_FRACTION,
-    NEGLIGIBLE,
     SAFETY,
     UNCERTAIN_MISS,
     ErrorModel,
@@ -256,9 +255,17 @@ class _Check:
         f_plus, f_minus = self.session.sweep(plus, minus)
         numeric = central_difference(f_plus, f_minus, h_plus, h_minus)
         error = model.roundoff(h_plus, h_minus)
-        verdicts, tolerance = model.verdicts(g, numeric, error, scale)
         forward, backward = one_sided_differences(f_plus, f0[:, None], f_minus, h_plus, h_minus)
         gap = np.abs(forward - backward)
+        # |f''| per element from the one-sided gap, less what round-off alone explains
+        curvature = np.maximum(gap - model.one_sided_roundoff(h_plus, h_minus), 0.0) / (
+            0.5 * (h_plus + h_minus)
+        )
+        curvature = np.where(np.isfinite(curvature) & ~sided, curvature, 0.0)
+        # refinement measures curvature again where its steps are smooth; the screen's
+        # serves the elements it settles (their step is fine for f's scale)
+        model = replace(model, magnitude=np.abs(self.x0), own_scale=self.local_scale)
+        verdicts, tolerance = model.with_curvature(curvature).verdicts(g, numeric, error, scale)
         # one-sided differences that differ by more than CURVATURE of their size mean a
         # step coarse for the scale f' changes on (h / s ~ gap / slope), so a truncation
         # error (h / s)^2 / 6 the screen cannot see: refine, whether kink or curvature
@@ -276,14 +283,16 @@ class _Check:
             estimate, err, settled = self._one_sided(
                 int(i), f0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]
             )
-            codes, tol = model.verdicts(g[:, i : i + 1], estimate[:, None], err[:, None], scale)
+            codes, tol = model.column(int(i)).verdicts(
+                g[:, i : i + 1], estimate[:, None], err[:, None], scale
+            )
             if not settled:  # never reached the asymptotic range: no verdict either way
                 codes[:] = Verdict.INCONCLUSIVE
             numeric[:, i], error[:, i] = estimate, err
             verdicts[:, i], tolerance[:, i] = codes[:, 0], tol[:, 0]
         for i in np.flatnonzero(refine.any(axis=0)):
             level = Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
-            column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model)
+            column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model.column(int(i)))
             numeric[:, i], error[:, i], tolerance[:, i] = (
                 column.numeric,
                 column.error,
@@ -403,8 +412,11 @@ class _Check:
 
         A mismatch or kink found with steps on the unit scale is re-examined with steps on
         the element's own magnitude when that is much smaller (a parameter of 1e-8, or a
-        pole just beside x, makes f vary on a scale steps of 1e-6 cannot see). A close
-        mismatch is re-judged with the noise measured along its own coordinate.
+        pole just beside x, makes f vary on a scale steps of 1e-6 cannot see). The closer
+        look overturns the first only where it contradicts it (the first steps missed a
+        feature) or is at least as sharp: two consistent estimates are judged by the
+        sharper, and the closer one's round-off is larger by the ratio of the steps. A
+        close mismatch is re-judged with the noise measured along its own coordinate.
         """
         column = self._refine_from(i, h, first, f0, g, scale, model)
         local = float(self.local_step[i])
@@ -412,7 +424,9 @@ class _Check:
         if np.any(doubtful) and local < h / 16:
             start = self._level(i, local, 1.0)
             closer = self._refine_from(i, local, start, f0, g, scale, model)
-            if np.all((closer.verdicts == Verdict.OK) | (closer.verdicts == Verdict.KINK)):
+            conclusive = np.all((closer.verdicts == Verdict.OK) | (closer.verdicts == Verdict.KINK))
+            sharper = bool(np.all(closer.error <= column.error))
+            if conclusive and (sharper or inconsistent(column, closer)):
                 return closer  # conclusive on the finer scale; unusable there: keep the first
         mismatch = column.verdicts == Verdict.MISMATCH
         gap = np.abs(g - column.numeric)
@@ -450,7 +464,7 @@ class _Check:
                     # two smooth pairs that differ by more than both errors allow: the
                     # error model does not hold here (rounding biased over the step's
                     # range, as float32 powers are), so judge on their disagreement
-                    return merged(previous, result, g, scale, model)
+                    return merged(previous, result, g, scale, pair.model)
                 mismatch = result.verdicts == Verdict.MISMATCH
                 if mismatch.any():
                     if mismatch_seen:
@@ -471,7 +485,7 @@ class _Check:
                             return result._replace(
                                 verdicts=np.full_like(result.verdicts, Verdict.INCONCLUSIVE)
                             )
-                        return merged(result, shifted.column, g, scale, model)
+                        return merged(result, shifted.column, g, scale, pair.model)
                     mismatch_seen = True
                 elif mismatch_seen or not np.any(pair.truncation > pair.roundoff):
                     return result
@@ -484,10 +498,8 @@ class _Check:
                 kink_votes = kink_votes + 1 if pair.finite and stuck.any() else 0
                 if kink_votes >= 2:
                     return self._kink(coarse, fine, f0, g, scale, model, significant)
-            element_scale = np.maximum(
-                np.maximum(np.abs(g), np.abs(fine.central())), NEGLIGIBLE * scale[:, 0]
-            )
-            if np.all(pair.rho_fine > INCONCLUSIVE_FRACTION * element_scale):
+            element_scale = model.element_scale(g[:, None], fine.central()[:, None], scale)
+            if np.all(pair.rho_fine > INCONCLUSIVE_FRACTION * element_scale[:, 0]):
                 break  # finer steps only add round-off
             if len(levels) >= MAX_LEVELS:
                 break
@@ -513,7 +525,10 @@ class _Check:
         # a bracket as wide as the derivatives themselves decides nothing, and a miss of
         # it counts only when clear (the differences may not have converged at all)
         size = np.maximum(np.maximum(np.abs(g), np.abs(fwd)), np.abs(bwd))
-        wide = error > INCONCLUSIVE_FRACTION * np.maximum(size, NEGLIGIBLE * scale[:, 0])
+        wide = (
+            error
+            > INCONCLUSIVE_FRACTION * model.element_scale(size[:, None], size[:, None], scale)[:, 0]
+        )
         reach = np.where(wide, UNCERTAIN_MISS * tol, tol)
         inside = (np.minimum(fwd, bwd) - reach <= g) & (g <= np.maximum(fwd, bwd) + reach)
         codes = np.where(inside, Verdict.KINK, Verdict.MISMATCH).astype(np.int8)

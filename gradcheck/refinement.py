@@ -85,7 +85,12 @@ class Pair:
                 <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine)
             )
         )
-        codes, tol = model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
+        # where the gap scales with the step it measures f'' (less its round-off)
+        curvature = np.maximum(np.abs(self.gap_fine) - self.noise_fine, 0.0) / (
+            0.5 * (fine.h_plus + fine.h_minus)
+        )
+        self.model = model.with_curvature(curvature) if self.smooth else model
+        codes, tol = self.model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
         nan = np.full_like(g, np.nan)
         self.column = Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
 

@@ -12,7 +12,7 @@ and the element is inconclusive when ``E`` is too large for the comparison to me
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -76,12 +76,56 @@ class ErrorModel:
         measured relative noise when larger. Bounds the analytic gradient's own rounding.
     rtol, atol : float
         Floors added to every tolerance.
+    curvature : ndarray, shape (m, n) or (m, 1), optional
+        ``|f''_ii|`` per element, measured where the differences are in their asymptotic
+        range (none elsewhere).
+    magnitude, own_scale : ndarray, shape (n,) or (1,), optional
+        ``|x_i|`` and each element's own scale, which turn the curvature into the
+        element's conditioning and natural scale.
     """
 
     noise: FloatArray
     precision: float
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    curvature: FloatArray | None = None
+    magnitude: FloatArray | None = None
+    own_scale: FloatArray | None = None
+
+    def column(self, i: int) -> ErrorModel:
+        """The model for parameter element i alone, with no curvature measured yet."""
+        return replace(
+            self,
+            curvature=None,
+            magnitude=None if self.magnitude is None else self.magnitude[i : i + 1],
+            own_scale=None if self.own_scale is None else self.own_scale[i : i + 1],
+        )
+
+    def with_curvature(self, curvature: FloatArray | None) -> ErrorModel:
+        """The same model with ``|f''|`` measured (shape (m, n), or (m,) for one column)."""
+        if curvature is not None and curvature.ndim == 1:
+            curvature = curvature[:, None]
+        return replace(self, curvature=curvature)
+
+    @property
+    def conditioning(self) -> FloatArray | float:
+        """``|x_i| |f''_ii|``: a gradient computed in precision ``eps`` is the exact
+        gradient at a point off by about ``eps |x|``, so its rounding is at least ``eps
+        |x| |f''|`` however it is summed."""
+        if self.curvature is None or self.magnitude is None:
+            return 0.0
+        result: FloatArray = self.magnitude * self.curvature
+        return result
+
+    @property
+    def natural(self) -> FloatArray | float:
+        """``|f''_ii|`` times the element's own scale: how much the derivative changes over
+        a move of x_i's size. An error far below it is resolved, however close to zero
+        the derivative itself is (a minimum, a score at the maximum-likelihood point)."""
+        if self.curvature is None or self.own_scale is None:
+            return 0.0
+        result: FloatArray = self.own_scale * self.curvature
+        return result
 
     def roundoff(self, h_plus: FloatArray, h_minus: FloatArray) -> FloatArray:
         """Round-off bound of central differences, shape (m, n): ``2 eps_f / (h+ + h-)``."""
@@ -104,14 +148,13 @@ class ErrorModel:
         -------
         ndarray, shape (m, k)
             ``SAFETY * (error + rounding of analytic) + atol + rtol * |analytic|``, where
-            the analytic rounding is ``ANALYTIC_ROUNDING * precision * (|g| + NEGLIGIBLE
-            * max |g|)`` over the row: a backward pass may cancel terms larger than the
-            element, but one huge entry must not loosen every other element.
+            the analytic rounding is ``ANALYTIC_ROUNDING * precision * (|g| +
+            conditioning)``: the element's own magnitude and conditioning only, so that
+            no other element (one absurd entry, say) can loosen it.
         """
         magnitude = np.abs(analytic)
         finite = np.where(np.isfinite(magnitude), magnitude, 0.0)
-        row_max = finite.max(axis=1, keepdims=True) if finite.size else finite
-        rounding = ANALYTIC_ROUNDING * self.precision * (finite + NEGLIGIBLE * row_max)
+        rounding = ANALYTIC_ROUNDING * self.precision * (finite + self.conditioning)
         return SAFETY * (error + rounding) + self.atol + self.rtol * finite
 
     def verdicts(
@@ -129,13 +172,17 @@ class ErrorModel:
         -------
         verdicts : ndarray of int8, shape (m, k)
         tolerance : ndarray, shape (m, k)
+
+        Notes
+        -----
+        An element is inconclusive when its error exceeds ``INCONCLUSIVE_FRACTION`` of
+        its scale: the largest of ``|analytic|``, ``|numeric|``, its natural scale and
+        ``NEGLIGIBLE`` of the row's largest entry.
         """
         tol = self.tolerance(analytic, error)
         gap = np.abs(analytic - numeric)
         codes = np.full(analytic.shape, Verdict.OK, dtype=np.int8)
-        element_scale = np.maximum(
-            np.maximum(np.abs(analytic), np.abs(numeric)), NEGLIGIBLE * scale
-        )
+        element_scale = self.element_scale(analytic, numeric, scale)
         uncertain = (error > INCONCLUSIVE_FRACTION * element_scale) & (gap > 0)
         codes[uncertain] = Verdict.INCONCLUSIVE
         codes[~np.isfinite(numeric) | ~np.isfinite(error)] = Verdict.INCONCLUSIVE
@@ -144,3 +191,11 @@ class ErrorModel:
         codes[beyond & np.isfinite(numeric)] = Verdict.MISMATCH
         codes[~np.isfinite(analytic)] = Verdict.MISMATCH
         return codes, tol
+
+    def element_scale(
+        self, analytic: FloatArray, numeric: FloatArray, scale: FloatArray
+    ) -> FloatArray:
+        """The magnitude an element's error is judged against, shape (m, k)."""
+        size = np.fmax(np.fmax(np.abs(analytic), np.abs(numeric)), NEGLIGIBLE * scale)
+        result: FloatArray = np.fmax(size, self.natural)
+        return result

@@ -6,6 +6,7 @@ Each test names the class it guards; the example in it is one member of that cla
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import gradcheck
 from gradcheck import Verdict
@@ -71,3 +72,92 @@ def test_f_that_raises_at_a_probe_point_makes_the_probe_retreat() -> None:
 
     report = gradcheck.check(f, np.array([0.3, 0.5]), grad=np.cos, seed=0)
     assert report.ok, str(report)
+
+
+# -- small magnitudes: a noisier estimate never overturns a sharper one --------------------
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_wrong_element_on_a_small_parameter_is_caught(seed: int) -> None:
+    w = np.array([1.0, 0.8, 0.6])
+
+    def f(x: np.ndarray) -> float:
+        return float(np.sum(w * np.cos(x)))
+
+    def df(x: np.ndarray) -> np.ndarray:
+        g = -w * np.sin(x)
+        g[0] *= 1.1  # 10 % wrong
+        return g
+
+    report = gradcheck.check(f, np.array([1e-4, -2e-4, 1.5e-4]), grad=df, seed=seed)
+    assert [str(Verdict(v)) for v in report.verdicts[0]] == ["mismatch", "ok", "ok"]
+
+
+def test_cs231n_style_small_initialisation_catches_a_one_percent_error() -> None:
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((5, 4)), np.array([0, 2, 1, 2, 0])
+    params = {"W1": 1e-4 * rng.standard_normal((4, 6)), "W2": 1e-4 * rng.standard_normal((6, 3))}
+
+    def loss(p: dict[str, np.ndarray]) -> float:
+        scores = np.maximum(X @ p["W1"], 0) @ p["W2"]
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return float(-logp[np.arange(5), y].mean())
+
+    def grad(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        hidden = np.maximum(X @ p["W1"], 0)
+        scores = hidden @ p["W2"]
+        prob = np.exp(scores - scores.max(axis=1, keepdims=True))
+        prob /= prob.sum(axis=1, keepdims=True)
+        prob[np.arange(5), y] -= 1
+        prob /= 5
+        dhidden = (prob @ p["W2"].T) * (hidden > 0)
+        dW1 = X.T @ dhidden
+        dW1[1, 2] *= 1.01  # the bug
+        return {"W1": dW1, "W2": hidden.T @ prob}
+
+    report = gradcheck.check(loss, params, grad=grad, seed=0)
+    assert not report.ok
+    assert [e.name for e in report.elements(Verdict.MISMATCH)] == ["W1[1, 2]"], str(report)
+
+
+# -- one element's tolerance never depends on another's analytic value ---------------------
+
+
+def test_one_absurd_gradient_entry_does_not_hide_a_wrong_neighbour() -> None:
+    def df(x: np.ndarray) -> np.ndarray:
+        return np.array([np.cos(x[0]), 1e56, 0.8 * np.cos(x[2])])
+
+    report = gradcheck.check(lambda x: float(np.sum(np.sin(x))), np.array([0.3, 0.5, 0.7]), grad=df)
+    assert [str(Verdict(v)) for v in report.verdicts[0]] == ["ok", "mismatch", "mismatch"]
+
+
+# -- a gradient of ~0 is decided on the element's natural scale ----------------------------
+
+
+def test_the_zero_gradient_at_a_minimum_is_confirmed() -> None:
+    from scipy.optimize import rosen, rosen_der
+
+    report = gradcheck.check(rosen, np.ones(3), grad=rosen_der, seed=0)
+    assert report.counts["ok"] == 3, str(report)
+
+
+def test_a_small_error_in_a_score_at_its_maximum_is_a_mismatch() -> None:
+    # a Poisson log-likelihood at its maximum: the score is ~0, a 7e-7 error is resolved
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(50), rng.standard_normal(50)])
+    counts = rng.poisson(np.exp(X @ np.array([0.3, 0.5])))
+    beta = np.array([0.3, 0.5])
+    for _ in range(50):  # Newton to the maximum
+        mu = np.exp(X @ beta)
+        beta = beta + np.linalg.solve(X.T @ (mu[:, None] * X), X.T @ (counts - mu))
+
+    def loglike(b: np.ndarray) -> float:
+        eta = X @ b
+        return float(np.sum(counts * eta - np.exp(eta)))
+
+    def score(b: np.ndarray) -> np.ndarray:
+        return X.T @ (counts - np.exp(X @ b)) + np.array([7e-7, 0.0])
+
+    report = gradcheck.check(loglike, beta, grad=score, seed=0)
+    assert [str(Verdict(v)) for v in report.verdicts[0]] == ["mismatch", "ok"], str(report)
