@@ -23,6 +23,7 @@ from gradcheck import InvalidArgument, Problem
 from gradcheck_torch.functions import function_problem
 from gradcheck_torch.modules import module_problem
 from gradcheck_torch.options import Options
+from gradcheck_torch.randomness import GeneratorStates
 
 __all__ = ["adapt"]
 
@@ -50,21 +51,30 @@ def adapt(
             "used; drop them (to check a hand-written gradient function, pass NumPy arrays)"
         )
     options = Options.pop(kwargs)
-    if isinstance(obj, torch.nn.Module):
-        return module_problem(obj, args, options)
-    options.refuse_module_only(kind)
-    if function_class is not None:
+    if not isinstance(obj, torch.nn.Module):
+        options.refuse_module_only(kind)
+    rng = GeneratorStates()  # put back by Problem.restore(), or here if no Problem is made
+    try:
+        if isinstance(obj, torch.nn.Module):
+            return module_problem(obj, args, options, rng)
+        if function_class is not None:
+            return function_problem(
+                function_class.apply,
+                args,
+                options,
+                what=function_class.__name__,
+                names_from=function_class.forward,
+                project=True,
+                rng=rng,
+            )
+        func = cast(Callable[..., Any], obj)  # a callable with tensor arguments, as tested
+        what = getattr(func, "__qualname__", type(func).__name__)
         return function_problem(
-            function_class.apply,
-            args,
-            options,
-            what=function_class.__name__,
-            names_from=function_class.forward,
-            project=True,
+            func, args, options, what=what, names_from=func, project=False, rng=rng
         )
-    func = cast(Callable[..., Any], obj)  # a callable with tensor arguments, as tested above
-    what = getattr(func, "__qualname__", type(func).__name__)
-    return function_problem(func, args, options, what=what, names_from=func, project=False)
+    except BaseException:
+        rng.restore()
+        raise
 
 
 def _autograd_function(obj: object) -> type[torch.autograd.Function] | None:

@@ -25,10 +25,9 @@ import torch
 from gradcheck import ModelError, Parameter
 from numpy.typing import NDArray
 
-__all__ = ["RNG_SEED", "Evaluator", "Objective", "Slot"]
+from gradcheck_torch.randomness import RNG_SEED, GeneratorStates
 
-RNG_SEED = 20240229
-"""Seed given to torch's generator before every evaluation when reseeding."""
+__all__ = ["Evaluator", "Objective", "Slot"]
 
 BATCH_BYTES = {"cpu": 2**25, "cuda": 2**29}
 """Bytes of parameter vectors in one vmap chunk, per device type."""
@@ -73,6 +72,9 @@ class Evaluator:
         Reseed torch's generator before every evaluation, inside ``fork_rng``.
     note : callable (str) -> None
         Adds a fact to the report.
+    on_random : callable () -> None
+        Called once, the first time an evaluation is seen drawing from torch's generator
+        (its state changed during the evaluation).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class Evaluator:
         batch: bool | int,
         reseed: bool,
         note: Callable[[str], None],
+        on_random: Callable[[], None],
     ) -> None:
         self.slots = tuple(slots)
         self.objective = objective
@@ -95,6 +98,8 @@ class Evaluator:
         self.batch = batch
         self.reseed = reseed
         self.note = note
+        self.on_random = on_random
+        self.drew_random = False
         self.vmap_failed = False
         self.offsets = np.cumsum([0] + [s.size for s in self.slots])
         self.views = (
@@ -168,16 +173,20 @@ class Evaluator:
 
     @contextlib.contextmanager
     def _rng(self) -> Iterator[None]:
-        if not self.reseed:
+        """One evaluation's generator: reseeded if asked; a draw from it is reported."""
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        with contextlib.ExitStack() as stack:
+            if self.reseed:
+                device_type = "cuda" if cuda else None
+                stack.enter_context(torch.random.fork_rng(devices=cuda, device_type=device_type))
+                torch.default_generator.manual_seed(RNG_SEED)
+                if cuda:
+                    torch.cuda.default_generators[cuda[0]].manual_seed(RNG_SEED)
+            before = None if self.drew_random else GeneratorStates(cuda)
             yield
-            return
-        cuda = self.device.type == "cuda"
-        devices = [self.device.index or 0] if cuda else []
-        with torch.random.fork_rng(devices=devices, device_type="cuda" if cuda else None):
-            torch.default_generator.manual_seed(RNG_SEED)
-            if cuda:
-                torch.cuda.default_generators[devices[0]].manual_seed(RNG_SEED)
-            yield
+            if before is not None and before.changed():
+                self.drew_random = True
+                self.on_random()
 
     def _chunk(self) -> int:
         if not isinstance(self.batch, bool):

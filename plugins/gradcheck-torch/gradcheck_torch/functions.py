@@ -27,6 +27,7 @@ from gradcheck_torch.problems import (
     slot,
     working_dtype,
 )
+from gradcheck_torch.randomness import GeneratorStates, random_note
 
 __all__ = ["function_problem"]
 
@@ -54,6 +55,7 @@ def function_problem(
     what: str,
     names_from: Callable[..., Any],
     project: bool,
+    rng: GeneratorStates,
 ) -> Problem:
     """The Problem of ``func(*args)`` with respect to its checked tensor arguments."""
     floating = {
@@ -90,5 +92,6 @@ def function_problem(
         dtype=dtype,
         options=options,
         reporter=reporter,
-        restore=None,
+        random_note=lambda: random_note(what, reseed=options.reseed, layers=(), module=False),
+        restore=[rng.restore],
     )

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 import torch
 from gradcheck import InvalidArgument, Problem, UndoStack
 
-from gradcheck_torch.evaluation import RNG_SEED
 from gradcheck_torch.options import Options
 from gradcheck_torch.problems import (
     Projection,
@@ -27,6 +26,7 @@ from gradcheck_torch.problems import (
     slot,
     working_dtype,
 )
+from gradcheck_torch.randomness import GeneratorStates, random_layers, random_note
 
 __all__ = ["module_problem"]
 
@@ -58,7 +58,9 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(bits_a, b.detach().reshape(-1).view(torch.uint8))
 
 
-def module_problem(module: torch.nn.Module, args: tuple[object, ...], options: Options) -> Problem:
+def module_problem(
+    module: torch.nn.Module, args: tuple[object, ...], options: Options, rng: GeneratorStates
+) -> Problem:
     """The Problem of ``loss(module(input), *targets)`` (or of the module's output)."""
     what = type(module).__name__
     if options.loss is not None:
@@ -114,15 +116,6 @@ def module_problem(module: torch.nn.Module, args: tuple[object, ...], options: O
     reporter = Reporter()
     for note in dtype_notes({p.dtype for p in originals}, dtype, f"model {what}"):
         reporter(note)
-    if options.reseed and any(
-        m.training and isinstance(m, torch.nn.modules.dropout._DropoutNd) for m in work.modules()
-    ):
-        reporter(
-            f"{what} has dropout in train mode: torch's generator was reseeded (seed "
-            f"{RNG_SEED}) before every evaluation, so each one drew the same mask and the "
-            "gradient was checked for that mask (reseed=False: random masks, reported as "
-            "non-deterministic; train=False: eval mode)"
-        )
     projection = Projection(False, f"{what} (and its loss)", reporter)
     count = len(param_names)
     loss = options.loss
@@ -146,5 +139,8 @@ def module_problem(module: torch.nn.Module, args: tuple[object, ...], options: O
         dtype=dtype,
         options=options,
         reporter=reporter,
-        restore=restore,
+        random_note=lambda: random_note(
+            what, reseed=options.reseed, layers=random_layers(work), module=True
+        ),
+        restore=[restore, rng.restore],
     )

@@ -32,6 +32,7 @@ __all__ = [
     "build_problem",
     "convert",
     "dtype_notes",
+    "in_turn",
     "one_device",
     "slot",
     "working_dtype",
@@ -160,9 +161,15 @@ def build_problem(
     dtype: torch.dtype,
     options: Options,
     reporter: Reporter,
-    restore: Callable[[], None] | None,
+    random_note: Callable[[], str],
+    restore: Sequence[Callable[[], None]],
 ) -> Problem:
-    """The Problem that evaluates ``objective`` over ``slots``."""
+    """The Problem that evaluates ``objective`` over ``slots``.
+
+    ``random_note()`` words the note on an objective seen drawing random numbers;
+    ``restore`` are the steps that put the user's objects back, run in order, each one
+    even when an earlier one raises.
+    """
     evaluator = Evaluator(
         slots,
         objective,
@@ -172,6 +179,7 @@ def build_problem(
         batch=options.batch,
         reseed=options.reseed,
         note=reporter,
+        on_random=lambda: reporter(random_note()),
     )
     problem = Problem(
         evaluator.parameters(),
@@ -181,8 +189,24 @@ def build_problem(
         output_shape=(),
         dtype=np.dtype(str(dtype).removeprefix("torch.")),
         perturbed_values=evaluator.perturbed_values if options.batch is not False else None,
-        restore=restore,
+        restore=in_turn(restore),
         notes=reporter.notes,
     )
     reporter.problem = problem
     return problem
+
+
+def in_turn(steps: Sequence[Callable[[], None]]) -> Callable[[], None]:
+    """One function running every step in order; the first error is raised after all ran."""
+
+    def run_all() -> None:
+        failure: BaseException | None = None
+        for step in steps:
+            try:
+                step()
+            except BaseException as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    return run_all
