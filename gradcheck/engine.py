@@ -41,6 +41,7 @@ from gradcheck.refinement import (
     Column,
     Level,
     Pair,
+    convergence_order,
     inconsistent,
     merged,
     quadratic_slope,
@@ -280,16 +281,16 @@ class _Check:
         left = np.full_like(g, np.nan)
         right = np.full_like(g, np.nan)
         for i in np.flatnonzero(sided):
-            estimate, err, settled = self._one_sided(
-                int(i), f0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]
+            column = self._one_sided_column(
+                int(i),
+                (f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]),
+                f0,
+                g[:, i],
+                scale,
+                model.column(int(i)),
             )
-            codes, tol = model.column(int(i)).verdicts(
-                g[:, i : i + 1], estimate[:, None], err[:, None], scale
-            )
-            if not settled:  # never reached the asymptotic range: no verdict either way
-                codes[:] = Verdict.INCONCLUSIVE
-            numeric[:, i], error[:, i] = estimate, err
-            verdicts[:, i], tolerance[:, i] = codes[:, 0], tol[:, 0]
+            numeric[:, i], error[:, i] = column.numeric, column.error
+            verdicts[:, i], tolerance[:, i] = column.verdicts, column.tolerance
         for i in np.flatnonzero(refine.any(axis=0)):
             level = Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
             column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model.column(int(i)))
@@ -322,6 +323,44 @@ class _Check:
             plus[i], h_plus[i] = self._step_toward(int(i), step, direction)
             minus[i], h_minus[i] = self._step_toward(int(i), 2 * step, direction)
         return plus, minus, h_plus, h_minus
+
+    def _one_sided_column(
+        self,
+        i: int,
+        points: tuple[FloatArray, FloatArray, float, float],
+        f0: FloatArray,
+        g: FloatArray,
+        scale: FloatArray,
+        model: ErrorModel,
+    ) -> Column:
+        """Verdicts from one side of x0: at a bound, or where f is undefined on the other.
+
+        ``points`` holds f at the two nearest points on that side and their signed offsets.
+        """
+        estimate, err, settled = self._one_sided(i, f0, *points)
+        codes, tol = model.verdicts(g[:, None], estimate[:, None], err[:, None], scale)
+        if not settled:  # never reached the asymptotic range: no verdict either way
+            codes[:] = Verdict.INCONCLUSIVE
+        nan = np.full_like(g, np.nan)
+        return Column(estimate, err, tol[:, 0], codes[:, 0], nan, nan)
+
+    def _toward_defined_side(
+        self,
+        i: int,
+        level: Level,
+        f0: FloatArray,
+        g: FloatArray,
+        scale: FloatArray,
+        model: ErrorModel,
+    ) -> Column:
+        """One-sided verdicts where f is not finite on one side of a level (a domain edge
+        inside the step: ``logit`` near 1, ``arccosh`` near 1)."""
+        direction = -1.0 if np.all(np.isfinite(level.f_minus)) else 1.0
+        step = level.h_plus if direction > 0 else level.h_minus
+        near, a1 = self._step_toward(i, step, direction)
+        far, a2 = self._step_toward(i, 2.0 * step, direction)
+        points = (self.session.at(i, near), self.session.at(i, far), a1, a2)
+        return self._one_sided_column(i, points, f0, g, scale, model)
 
     def _one_sided(
         self, i: int, f0: FloatArray, f_near: FloatArray, f_far: FloatArray, a1: float, a2: float
@@ -456,7 +495,11 @@ class _Check:
         previous: Column | None = None  # the last smooth pair
         while True:
             coarse, fine = levels[-2], levels[-1]
-            pair = Pair(coarse, fine, f0, g, scale, model)
+            for level in (coarse, fine):
+                if _one_side_undefined(level):
+                    return self._toward_defined_side(i, level, f0, g, scale, model)
+            order = convergence_order(levels[-3:], model) if len(levels) >= 3 else 2.0
+            pair = Pair(coarse, fine, f0, g, scale, model, order)
             if pair.smooth:
                 kink_votes = 0
                 result = pair.column
@@ -494,7 +537,12 @@ class _Check:
                 previous = result
             else:
                 significant = np.abs(pair.gap_fine) > pair.noise_fine
-                stuck = significant & (np.abs(pair.gap_fine) > 0.5 * np.abs(pair.gap_coarse))
+                # a kink's gap tends to the jump of f': it neither shrinks with the step
+                # (smooth f) nor grows (a pole inside the step, whose gap grows as 1/s^2)
+                ratio = np.abs(pair.gap_fine) / np.maximum(
+                    np.abs(pair.gap_coarse), np.finfo(float).tiny
+                )
+                stuck = significant & (ratio > 0.5) & (ratio < 2.0)
                 kink_votes = kink_votes + 1 if pair.finite and stuck.any() else 0
                 if kink_votes >= 2:
                     return self._kink(coarse, fine, f0, g, scale, model, significant)
@@ -549,19 +597,30 @@ class _Check:
         scale: FloatArray,
         model: ErrorModel,
     ) -> Column:
-        """Differences that never settled: judge on their spread, at best inconclusive."""
-        estimates = np.stack([lv.central() for lv in levels])
-        finite = np.all(np.isfinite(estimates), axis=1)
+        """Differences that never settled: judge on their spread, at best inconclusive.
+
+        The spread bounds the error only where the estimates have stopped moving beyond
+        their round-off (noise-limited levels). Where the finest two still differ by more,
+        the differences are still converging (a pole or a feature finer than every step):
+        their limit is unknown, and no verdict either way is possible.
+        """
+        usable = [lv for lv in levels if np.all(np.isfinite(lv.central()))]
         nan = np.full_like(g, np.nan)
-        if not finite.any():
+        if not usable:
             codes = np.full(g.shape, Verdict.INCONCLUSIVE, dtype=np.int8)
             return Column(nan, nan, nan, codes, nan, nan)
-        usable = estimates[finite]
-        best = usable[-1]
-        error = (usable.max(axis=0) - usable.min(axis=0)) / 2 + roundoff(model, levels[-1])
+        estimates = np.stack([lv.central() for lv in usable])
+        best = estimates[-1]
+        error = (estimates.max(axis=0) - estimates.min(axis=0)) / 2 + roundoff(model, usable[-1])
         codes, tol = model.verdicts(g[:, None], best[:, None], error[:, None], scale)
-        codes = np.where(codes == Verdict.OK, Verdict.INCONCLUSIVE, codes).astype(np.int8)
-        return Column(best, error, tol[:, 0], codes[:, 0], nan, nan)
+        codes = np.where(codes == Verdict.OK, Verdict.INCONCLUSIVE, codes).astype(np.int8)[:, 0]
+        if len(usable) < 2:
+            moving = np.ones(g.shape, dtype=bool)
+        else:
+            drift = np.abs(estimates[-1] - estimates[-2])
+            moving = drift > SAFETY * (roundoff(model, usable[-1]) + roundoff(model, usable[-2]))
+        codes[moving] = Verdict.INCONCLUSIVE
+        return Column(best, error, tol[:, 0], codes, nan, nan)
 
     def _complex_step(self, g: FloatArray) -> _Result:
         s = self.session
@@ -610,6 +669,12 @@ the unseen truncation error of a screened element below about 1e-7 relative."""
 
 NEGLIGIBLE_GAP = 1e-3
 """A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
+
+
+def _one_side_undefined(level: Level) -> bool:
+    """Whether f is finite on exactly one side of a level, in every output."""
+    plus, minus = np.all(np.isfinite(level.f_plus)), np.all(np.isfinite(level.f_minus))
+    return bool(plus != minus)
 
 
 def _row_scale(g: FloatArray) -> FloatArray:

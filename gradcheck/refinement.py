@@ -14,10 +14,20 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcheck.differences import convergence_order as measured_order
 from gradcheck.differences import richardson_estimate
 from gradcheck.tolerance import SAFETY, ErrorModel
 
-__all__ = ["Column", "Level", "Pair", "inconsistent", "merged", "quadratic_slope", "roundoff"]
+__all__ = [
+    "Column",
+    "Level",
+    "Pair",
+    "convergence_order",
+    "inconsistent",
+    "merged",
+    "quadratic_slope",
+    "roundoff",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -61,14 +71,16 @@ class Pair:
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
+        order: float = 2.0,
     ) -> None:
         ratio = coarse.mult / fine.mult
         self.estimate, self.truncation = richardson_estimate(
-            coarse.central(), fine.central(), ratio
+            coarse.central(), fine.central(), ratio, order
         )
         rho_coarse = roundoff(model, coarse)
         self.rho_fine = roundoff(model, fine)
-        self.roundoff = (ratio**2 * self.rho_fine + rho_coarse) / (ratio**2 - 1)
+        gain = ratio**order
+        self.roundoff = (gain * self.rho_fine + rho_coarse) / (gain - 1)
         error = self.truncation + self.roundoff
         fwd_c, bwd_c = coarse.one_sided(f0)
         fwd_f, bwd_f = fine.one_sided(f0)
@@ -93,6 +105,17 @@ class Pair:
         codes, tol = self.model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
         nan = np.full_like(g, np.nan)
         self.column = Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
+
+
+def convergence_order(levels: list[Level], model: ErrorModel) -> float:
+    """Order of the truncation error measured from three levels, the lowest over outputs
+    (see :func:`gradcheck.differences.convergence_order`)."""
+    estimates = np.stack([lv.central() for lv in levels])
+    steps = np.array([0.5 * (lv.h_plus + lv.h_minus) for lv in levels])
+    noise = np.stack([roundoff(model, lv) for lv in levels])
+    if not np.all(np.isfinite(estimates)):
+        return 2.0
+    return float(np.min(measured_order(estimates, steps, noise)))
 
 
 def inconsistent(a: Column, b: Column) -> bool:

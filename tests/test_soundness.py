@@ -161,3 +161,84 @@ def test_a_small_error_in_a_score_at_its_maximum_is_a_mismatch() -> None:
 
     report = gradcheck.check(loglike, beta, grad=score, seed=0)
     assert [str(Verdict(v)) for v in report.verdicts[0]] == ["mismatch", "ok"], str(report)
+
+
+# -- derivatives that are not smooth at x: the convergence order is measured -------------
+
+
+def test_c1_spline_knots_beside_a_short_interval_are_never_false_mismatches() -> None:
+    from scipy.interpolate import Akima1DInterpolator, BPoly
+
+    rng = np.random.default_rng(0)
+    for trial in range(6):
+        knots = np.sort(rng.uniform(-5, 50, 8))
+        knots[4] = knots[3] + 10 ** rng.uniform(-7, -3)  # a very short interval
+        values = rng.standard_normal((8, 2))
+        splines = [
+            BPoly.from_derivatives(knots, values),
+            Akima1DInterpolator(knots, values[:, 0], method="akima"),
+            Akima1DInterpolator(knots, values[:, 0], method="makima"),
+        ]
+        for spline in splines:
+            slope = spline.derivative()
+            for knot in knots[1:-1]:
+                report = gradcheck.check(
+                    lambda x, s=spline: float(s(x[0])),
+                    np.array([knot]),
+                    grad=lambda x, d=slope: np.array([float(d(x[0]))]),
+                    seed=trial,
+                )
+                assert report.counts["mismatch"] == 0, str(report)
+
+
+def test_a_jump_in_f_second_derivative_at_x_is_not_a_mismatch() -> None:
+    from scipy.special import i0e, i1e
+
+    def di1e(x: np.ndarray) -> np.ndarray:
+        safe = np.where(x == 0, 1.0, x)
+        return np.where(x == 0, 0.5, i0e(x) - i1e(x) * (np.sign(x) + 1 / safe))
+
+    for seed in range(4):
+        report = gradcheck.check(lambda x: float(np.sum(i1e(x))), np.zeros(2), grad=di1e, seed=seed)
+        assert report.counts["ok"] == 2, str(report)
+
+
+# -- poles and domain edges inside the step ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "x0"),
+    [("logit", 1 - 2e-9), ("ndtri", 1 - 2e-9), ("arccosh", 1 + 4e-9)],
+)
+def test_a_domain_edge_inside_the_step_is_differenced_from_the_defined_side(
+    name: str, x0: float
+) -> None:
+    from scipy import special
+
+    f, df = {
+        "logit": (special.logit, lambda x: 1 / (x * (1 - x))),
+        "ndtri": (special.ndtri, lambda x: np.sqrt(2 * np.pi) * np.exp(special.ndtri(x) ** 2 / 2)),
+        "arccosh": (np.arccosh, lambda x: 1 / np.sqrt(x * x - 1)),
+    }[name]
+
+    def value(x: np.ndarray) -> float:
+        with np.errstate(invalid="ignore"):  # NaN outside the domain, as NumPy returns it
+            return float(f(x[0]))
+
+    right = gradcheck.check(value, np.array([x0]), grad=df, seed=0)
+    assert right.counts["ok"] == 1, str(right)
+    wrong = gradcheck.check(value, np.array([x0]), grad=lambda x: 1.01 * df(x))
+    assert wrong.counts["mismatch"] == 1, str(wrong)
+
+
+@pytest.mark.parametrize(("name", "x0"), [("gammaln", -3.00000024), ("digamma", -5.00000001)])
+def test_a_pole_inside_the_step_is_never_a_confident_mismatch(name: str, x0: float) -> None:
+    from scipy import special
+
+    f, df = {
+        "gammaln": (special.gammaln, special.digamma),
+        "digamma": (special.digamma, lambda x: special.polygamma(1, x)),
+    }[name]
+    for seed in range(3):
+        report = gradcheck.check(lambda x: float(f(x[0])), np.array([x0]), grad=df, seed=seed)
+        assert report.counts["mismatch"] == 0, str(report)
