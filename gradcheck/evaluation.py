@@ -3,31 +3,170 @@
 A :class:`Session` owns the only code that writes to a problem's parameter storage.
 It perturbs one element, evaluates, and writes the element back in ``finally``; it keeps
 a snapshot of every parameter so that :meth:`Session.close` restores them bit for bit
-(also on KeyboardInterrupt); it turns whatever the user's code raises or returns into a
-:class:`~gradcheck.ModelError` that names the element being perturbed; and it counts
-evaluations for the report.
+(also on KeyboardInterrupt); it sets NumPy's global generator and Python's :mod:`random`
+to one fixed state before every evaluation, so an f that draws from them (dropout) is
+deterministic, and puts their states back when it closes; it turns whatever the user's code
+raises or returns into a :class:`~gradcheck.ModelError` that names the element being
+perturbed; and it counts evaluations for the report.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from gradcheck.errors import GradcheckError, ModelError
 from gradcheck.problem import Parameter, Problem
+from gradcheck.randomness import GlobalRandomState
 
-__all__ = ["Session"]
+__all__ = ["NotRealNumbers", "Session", "as_real_array"]
 
 FloatArray = NDArray[np.float64]
 
+_NUMBERS = "return a float, or a NumPy array of floats"
+_TEXT = "return numbers, not their text"
+_REAL = (
+    "a real f of real parameters has real values and a real gradient: if the imaginary "
+    "part is zero by construction, return np.real(...) of it, otherwise find where the "
+    "computation turned complex"
+)
+_TENSOR = "return loss.item() for a scalar tensor, or t.detach().cpu().numpy()"
+
+
+class NotRealNumbers(TypeError):
+    """What :func:`as_real_array` refused: ``what`` the object is and a ``hint`` to fix it."""
+
+    def __init__(self, what: str, hint: str) -> None:
+        super().__init__(f"{what}; {hint}")
+        self.what = what
+        self.hint = hint
+
+
+def as_real_array(raw: object) -> FloatArray:
+    """What f or a gradient returned, as a new float64 array of the same shape.
+
+    Numbers, arrays of integers or floats, and objects that convert to them are accepted;
+    complex values are refused, even with imaginary parts all 0 (a complex dtype says the
+    computation went somewhere a real one should not). A torch-like tensor
+    (anything with ``requires_grad`` and ``detach()``, recognised without importing torch)
+    is detached, and moved to the CPU, first; so is each one in a list or tuple.
+
+    Raises
+    ------
+    NotRealNumbers
+        For None, text (a string, or an array or list of them: never parsed), complex
+        values, and objects that do not convert to floats.
+        Its ``what`` describes the object, its ``hint`` says what to return instead.
+
+    Examples
+    --------
+    >>> as_real_array([1, 2.5])
+    array([1. , 2.5])
+    >>> as_real_array(np.float32(0.5))
+    array(0.5)
+    >>> as_real_array(["1.0"])
+    Traceback (most recent call last):
+    ...
+    gradcheck.evaluation.NotRealNumbers: strings (e.g. '1.0' at [0]); return numbers, not their text
+    """
+    if raw is None:
+        raise NotRealNumbers("None", "is a return statement missing?")
+    if isinstance(raw, str | bytes):
+        raise NotRealNumbers(_description(raw), _TEXT)
+    try:
+        array = np.asarray(raw)
+    except Exception as exc:  # e.g. torch's RuntimeError for a tensor that requires grad
+        detached = _detached(raw)
+        if detached is raw:
+            raise NotRealNumbers(_description(raw), _NUMBERS) from exc
+        try:
+            array = np.asarray(detached)
+        except Exception as again:
+            raise NotRealNumbers(_description(raw), _TENSOR) from again
+    kind = array.dtype.kind
+    if kind in "fiub":  # a copy: the array may be f's own buffer, or a tensor's storage
+        return array.astype(np.float64)
+    if kind == "c":
+        imaginary = np.flatnonzero(array.imag != 0)
+        first = int(imaginary[0]) if imaginary.size else 0
+        raise NotRealNumbers(_example("a complex value", "complex values", array, first), _REAL)
+    if kind in "US":
+        raise NotRealNumbers(_example("a string", "strings", array, 0), _TEXT)
+    if kind != "O":
+        raise NotRealNumbers(_description(raw), _NUMBERS)
+    for k, item in enumerate(array.flat):
+        if isinstance(item, str | bytes):
+            raise NotRealNumbers(_example("a string", "strings", array, k), _TEXT)
+        if isinstance(item, complex | np.complexfloating):
+            raise NotRealNumbers(_example("a complex value", "complex values", array, k), _REAL)
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise NotRealNumbers(_description(raw), _NUMBERS) from exc
+
+
+def _example(one: str, many: str, array: NDArray[Any], flat_index: int) -> str:
+    """The offending element: ``a complex value (1+2j)``, ``strings (e.g. '1' at [0])``."""
+    element = array.flat[flat_index]
+    if isinstance(element, np.generic):
+        element = element.item()
+    if array.ndim == 0:
+        return f"{one} {element!r:.60}"
+    index = ", ".join(str(int(i)) for i in np.unravel_index(flat_index, array.shape))
+    return f"{many} (e.g. {element!r:.60} at [{index}])"
+
+
+def _detached(raw: object) -> object:
+    """A torch-like tensor cut from its graph, on the CPU; lists of them element-wise."""
+    if isinstance(raw, list | tuple):
+        items = [_detached(item) for item in raw]
+        return items if any(a is not b for a, b in zip(items, raw, strict=True)) else raw
+    detach = getattr(raw, "detach", None)
+    if hasattr(raw, "requires_grad") and callable(detach):
+        tensor = detach()
+        cpu = getattr(tensor, "cpu", None)
+        return cpu() if callable(cpu) else tensor
+    return raw
+
+
+def _description(raw: object) -> str:
+    return f"{type(raw).__name__} ({' '.join(repr(raw).split()):.60})"
+
 
 class Session:
-    """Evaluates the problem at perturbed points and always puts the storage back."""
+    """Evaluates the problem at perturbed points and always puts the storage back.
 
-    def __init__(self, problem: Problem) -> None:
+    Parameters
+    ----------
+    problem : Problem
+        What to evaluate.
+    reseed : bool, default True
+        Set NumPy's global generator and Python's :mod:`random` to one fixed state before
+        every evaluation of f and of the gradient, so that an f drawing from them returns
+        one value at each point. Either way :meth:`close` puts both generators back in
+        the states they had when the session was created.
+
+    Attributes
+    ----------
+    calls, gradient_calls : int
+        Evaluations of f and of the gradient so far.
+    warnings : list of str
+        What the engine found wrong with f, for the report.
+    notes : list of str
+        Facts for the report, learnt while evaluating: one sentence for each global
+        generator f (or the gradient) was seen drawing from, saying whether it was
+        reseeded. Complete after :meth:`close`.
+    random_state : GlobalRandomState
+        The global generators' saved and fixed states; ``random_state.drawn`` names the
+        generators seen drawn from.
+    """
+
+    def __init__(self, problem: Problem, reseed: bool = True) -> None:
         self.problem = problem
         self.snapshot = [p.values.copy() for p in problem.parameters]
         self.owner: list[tuple[Parameter, int]] = [
@@ -38,11 +177,20 @@ class Session:
         self.guarded = False
         self.output_shape = problem.output_shape
         self.warnings: list[str] = []
+        self.notes: list[str] = []
+        self.reseed = reseed
+        self.random_state = GlobalRandomState(reseed)
 
     # -- evaluation -------------------------------------------------------------------
 
     def _failure(self, exc: BaseException, what: str) -> ModelError:
         return ModelError(f"f raised {type(exc).__name__} {what}: {exc}")
+
+    def _record_draws(self, who: str) -> list[str]:
+        """Note the global generators ``who`` drew from, not seen before (30 µs)."""
+        found = self.random_state.record_draws()
+        self.notes.extend(self.random_state.note(generator, who) for generator in found)
+        return found
 
     def outputs(self, raw: object, where: str | Callable[[], str]) -> FloatArray:
         """One value of f as a float64 vector of its m outputs.
@@ -51,13 +199,11 @@ class Session:
         when a message needs it).
         """
         try:
-            if raw is None or isinstance(raw, str | bytes):
-                raise TypeError(raw)
-            array = np.asarray(raw, dtype=np.float64)
+            array = as_real_array(raw)
             if array.size == 0:
-                raise ValueError(raw)
-        except (TypeError, ValueError) as exc:
-            raise self._unusable(raw, where if isinstance(where, str) else where()) from exc
+                raise NotRealNumbers("an empty array", "is the loss computed over no data?")
+        except NotRealNumbers as exc:
+            raise self._unusable(exc, where if isinstance(where, str) else where()) from exc
         if self.output_shape is None:
             self.output_shape = array.shape
         elif array.shape != self.output_shape:
@@ -68,37 +214,46 @@ class Session:
         return array.reshape(-1)
 
     @staticmethod
-    def _unusable(raw: object, what: str) -> ModelError:
-        if raw is None:
-            kind = "None"
-        elif isinstance(raw, complex):
-            kind = f"complex ({raw!r:.60})"
-        elif isinstance(raw, np.ndarray) and raw.size == 0:
-            kind = "an empty array"
-        else:
-            kind = f"{type(raw).__name__} ({raw!r:.60})"
-        hint = " (is a return statement missing?)" if raw is None else ""
+    def _unusable(refused: NotRealNumbers, where: str) -> ModelError:
         return ModelError(
-            f"f returned {kind} {what}; it must return a real number (or an array of them "
-            f"for a vector-valued model){hint}"
+            f"f returned {refused.what} {where}; it must return a real number (or an array "
+            f"of them for a vector-valued model): {refused.hint}"
         )
 
-    def stack(self, raws: list[object]) -> FloatArray:
-        """Values collected in the hot loop, as an (m, k) array."""
+    def stack(self, raws: list[object], points: FloatArray) -> FloatArray:
+        """Values collected in the hot loop, f with element k at ``points[k]``: shape (m, k)."""
         try:
-            array = np.asarray(raws, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"f returned values that are not real numbers: {exc}") from exc
-        return array.reshape(len(raws), -1).T
+            array = np.asarray(raws)
+        except Exception:  # e.g. tensors that require grad: converted one by one below
+            array = None
+        if (
+            array is None
+            or array.dtype.kind not in "fiub"
+            or array.shape != (len(raws), *(self.output_shape or ()))
+        ):
+            array = np.stack(
+                [
+                    self.outputs(raw, partial(self._with, k, float(points[k])))
+                    for k, raw in enumerate(raws)
+                ]
+            )
+        return array.astype(np.float64, copy=False).reshape(len(raws), -1).T
+
+    def _with(self, i: int, x: float) -> str:
+        param, j = self.owner[i]
+        return f"with {param.label(j)} = {x!r}"
 
     def value_at_start(self, what: str = "at the start point") -> FloatArray:
         """f at the start point (after undoing what an earlier call did to its argument)."""
         if self.guarded:
             self.reset_storage()
-        return self.value(what)
+        value = self.value(what)
+        self._record_draws("f")
+        return value
 
     def value(self, what: str | Callable[[], str]) -> FloatArray:
         """f at whatever the storage holds now; ``what`` says where, for error messages."""
+        self.random_state.fix()
         try:
             raw = self.problem.value()
         except GradcheckError:
@@ -122,7 +277,7 @@ class Session:
         old = values[j]
         try:
             values[j] = x
-            return self.value(lambda: f"with {param.label(j)} = {x!r}")
+            return self.value(partial(self._with, i, x))
         finally:
             values[j] = old
             if self.guarded:
@@ -132,6 +287,7 @@ class Session:
         """f at ``len(index)`` points, element ``index[k]`` set to ``x[k]``: shape (m, k)."""
         batched = self.problem.perturbed_values
         assert batched is not None  # checked by the caller
+        self.random_state.fix()
         try:
             raw = batched(index, x)
         except GradcheckError:
@@ -140,10 +296,13 @@ class Session:
             raise self._failure(exc, "in a batched evaluation") from exc
         finally:
             self.calls += index.size
+        self._record_draws("f")
         try:
-            array = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"batched evaluation returned {type(raw).__name__}") from exc
+            array = as_real_array(raw)
+        except NotRealNumbers as exc:
+            raise ModelError(
+                f"batched evaluation returned {exc.what}; expected real numbers: {exc.hint}"
+            ) from exc
         if array.shape != (index.size, *(self.output_shape or ())):
             raise ModelError(
                 f"batched evaluation returned shape {array.shape}; expected "
@@ -177,8 +336,21 @@ class Session:
                 np.stack([c[0] for c in columns], axis=1),
                 np.stack([c[1] for c in columns], axis=1),
             )
+        # generators f was not seen drawing from are set once, before the loop, instead of
+        # before every evaluation; if f drew from one after all, the loop runs again
+        state = self.random_state
+        while True:
+            state.fix()
+            up, down = self._sweep_values(plus.tolist(), minus.tolist(), state.fix_drawn)
+            if not any(g in state.fixed for g in self._record_draws("f")):
+                break
+        return self.stack(up, plus), self.stack(down, minus)
+
+    def _sweep_values(
+        self, plus: list[float], minus: list[float], fix: Callable[[], None]
+    ) -> tuple[list[object], list[object]]:
+        """What f returns with each element at ``plus[i]``, then at ``minus[i]``."""
         value = self.problem.value
-        plus_list, minus_list = plus.tolist(), minus.tolist()
         up: list[object] = []
         down: list[object] = []
         i = 0
@@ -188,9 +360,11 @@ class Session:
                 for j in range(values.size):
                     old = values[j]
                     try:
-                        values[j] = plus_list[i]
+                        values[j] = plus[i]
+                        fix()
                         up.append(value())
-                        values[j] = minus_list[i]
+                        values[j] = minus[i]
+                        fix()
                         down.append(value())
                     finally:
                         values[j] = old
@@ -202,13 +376,14 @@ class Session:
             raise self._failure(exc, f"with {param.label(j)} perturbed") from exc
         finally:
             self.calls += len(up) + len(down)
-        return self.stack(up), self.stack(down)
+        return up, down
 
     def complex_at(self, z: NDArray[np.complex128], i: int) -> FloatArray:
         """Imaginary part of f at the complex point ``z`` (element ``i`` perturbed)."""
         complex_value = self.problem.complex_value
         assert complex_value is not None  # checked by the caller
         param, j = self.owner[i]
+        self.random_state.fix()
         try:
             raw = complex_value(z)
         except GradcheckError:
@@ -227,6 +402,7 @@ class Session:
         """The analytic gradient as an (m, n) float64 array."""
         if self.guarded:
             self.reset_storage()
+        self.random_state.fix()
         try:
             raw = self.problem.gradient()
         except GradcheckError:
@@ -237,12 +413,14 @@ class Session:
             ) from exc
         finally:
             self.gradient_calls += 1
+        self._record_draws("the gradient function")
         n = self.problem.size
         try:
-            g = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+            g = as_real_array(raw)
+        except NotRealNumbers as exc:
             raise ModelError(
-                f"the gradient is {type(raw).__name__}, not an array of real numbers"
+                f"the gradient is {exc.what}; expected real numbers, one per parameter "
+                f"element: {exc.hint}"
             ) from exc
         m = math.prod(self.output_shape or ())
         if g.size != m * n or (g.ndim >= 1 and g.shape[-1] != n):
@@ -265,7 +443,17 @@ class Session:
         return None
 
     def close(self) -> None:
+        """Put back the parameters, the backend's changes and the global generators' states.
+
+        Call it once, in ``finally``; each step runs even when an earlier one raises.
+        """
         try:
-            self.reset_storage()
+            try:
+                self._record_draws("f or the gradient function")
+            finally:
+                self.reset_storage()
         finally:
-            self.problem.restore()
+            try:
+                self.problem.restore()
+            finally:
+                self.random_state.restore()
