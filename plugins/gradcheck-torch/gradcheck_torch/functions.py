@@ -28,6 +28,7 @@ from gradcheck_torch.problems import (
     working_dtype,
 )
 from gradcheck_torch.randomness import GeneratorStates, random_note
+from gradcheck_torch.sparse import sparse_values
 
 __all__ = ["function_problem"]
 
@@ -71,17 +72,24 @@ def function_problem(
     device = one_device(tensors, f"the inputs of {what}")
     dtype = working_dtype(tensors, options.native_dtype, f"the inputs of {what}")
     names = _argument_names(names_from, len(args))
-    slots = [slot(names[i], t, dtype) for i, t in zip(checked, tensors, strict=True)]
+    sparse = [sparse_values(floating[i], names[i], what) for i in checked]
+    slots = [
+        slot(names[i], t, dtype) if s is None else slot(f"{names[i]}.values()", s.values, dtype)
+        for i, t, s in zip(checked, tensors, sparse, strict=True)
+    ]
     fixed = [convert(a, dtype) if not options.native_dtype else a for a in args]
     reporter = Reporter()
     for note in dtype_notes({t.dtype for t in tensors}, dtype, f"inputs of {what}"):
         reporter(note)
+    for s in sparse:
+        if s is not None:
+            reporter(s.note)
     projection = Projection(project, what, reporter)
 
     def objective(values: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> torch.Tensor:
         call = list(fixed)
-        for i, t in zip(checked, values, strict=True):
-            call[i] = t
+        for i, t, s in zip(checked, values, sparse, strict=True):
+            call[i] = t if s is None else s.build(t)
         return projection(func(*call))
 
     return build_problem(

@@ -27,6 +27,7 @@ from gradcheck_torch.problems import (
     working_dtype,
 )
 from gradcheck_torch.randomness import GeneratorStates, random_layers, random_note
+from gradcheck_torch.sparse import sparse_values
 
 __all__ = ["module_problem"]
 
@@ -84,6 +85,14 @@ def module_problem(
         raise InvalidArgument(
             f"{what} has no parameters; pass input_grad=True to check the input gradient"
         )
+    for n, p in checked_params:
+        if p.layout != torch.strided:
+            raise InvalidArgument(
+                f"{what}: parameter {n} has layout {p.layout}; gradcheck checks dense "
+                f"parameters. Freeze it ({n}.requires_grad_(False)) to check the others"
+            )
+    input_names = {i: "input" if len(checked_inputs) == 1 else f"input{i}" for i in checked_inputs}
+    sparse = {i: sparse_values(a, input_names[i], what) for i, a in checked_inputs.items()}
     originals = [p for _, p in checked_params] + list(checked_inputs.values())
     device = one_device(originals, f"the parameters and inputs of {what}")
     dtype = working_dtype(originals, options.native_dtype, f"the parameters of {what}")
@@ -105,17 +114,22 @@ def module_problem(
     targets = [convert(a, dtype) if not options.native_dtype else a for a in targets]
     work_params = dict(work.named_parameters())
     param_names = [n for n, _ in checked_params]
-    input_names = ["input"] if len(input_positions) == 1 else [f"input{i}" for i in input_positions]
-    slots = [slot(n, work_params[n], dtype) for n in param_names] + [
-        slot(name, checked_inputs[i], dtype)
-        for name, i in zip(input_names, input_positions, strict=True)
-    ]
+    slots = [slot(n, work_params[n], dtype) for n in param_names]
+    for i in input_positions:
+        split = sparse[i]
+        if split is None:
+            slots.append(slot(input_names[i], checked_inputs[i], dtype))
+        else:
+            slots.append(slot(f"{input_names[i]}.values()", split.values, dtype))
     buffer_names = [n for n, _ in work.named_buffers()]
     buffers = [b.detach().clone() for _, b in work.named_buffers()]
 
     reporter = Reporter()
     for note in dtype_notes({p.dtype for p in originals}, dtype, f"model {what}"):
         reporter(note)
+    for split in sparse.values():
+        if split is not None:
+            reporter(split.note)
     projection = Projection(False, f"{what} (and its loss)", reporter)
     count = len(param_names)
     loss = options.loss
@@ -124,7 +138,8 @@ def module_problem(
         params = dict(zip(param_names, values[:count], strict=True))
         call = list(inputs)
         for i, t in zip(input_positions, values[count:], strict=True):
-            call[i] = t
+            split = sparse[i]
+            call[i] = t if split is None else split.build(t)
         state = {**params, **dict(zip(buffer_names, bufs, strict=True))}
         out = torch.func.functional_call(work, state, tuple(call))
         if loss is not None:
