@@ -57,6 +57,17 @@ def _data_of(result: object, what: str) -> float:
     return float(data)
 
 
+def _grad_of(obj: object, name: str) -> float:
+    grad = getattr(obj, "grad", None)
+    if isinstance(grad, Real) and not isinstance(grad, bool):
+        return float(grad)
+    what = "complex" if isinstance(grad, complex) else f"a {type(grad).__name__}"
+    raise ModelError(
+        f"{name}.grad is {what} ({grad!r:.60}) after loss.backward(); expected a real number: "
+        "backward() must accumulate real numbers into .grad"
+    )
+
+
 def _autodiff_problem(loss: Callable[..., Any], objects: Sequence[object]) -> Problem:
     objects = list(objects)
     seen: dict[int, int] = {}
@@ -94,17 +105,34 @@ def _autodiff_problem(loss: Callable[..., Any], objects: Sequence[object]) -> Pr
     def value() -> float:
         return _data_of(forward(), "the loss function")
 
+    names = (
+        [p.name for p in parameters] if by_label else [f"{root}[{i}]" for i in range(len(objects))]
+    )
+
     def gradient() -> list[float]:
         for o in objects:
             o.grad = 0.0  # type: ignore[attr-defined]
-        out: Any = forward()
+        try:
+            out: Any = forward()
+        except Exception as exc:
+            raise ModelError(
+                f"the loss function raised {type(exc).__name__} at the start point, before "
+                f"loss.backward(): {exc}"
+            ) from exc
         if not callable(getattr(out, "backward", None)):
             raise ModelError(
                 f"the loss function returned {type(out).__name__}, which has no .backward(); "
                 "return the loss node of your autodiff graph"
             )
-        out.backward()
-        return [float(o.grad) for o in objects]  # type: ignore[attr-defined]
+        try:
+            out.backward()
+        except Exception as exc:
+            raise ModelError(
+                f"loss.backward() raised {type(exc).__name__} at the start point: {exc}. "
+                "gradcheck calls backward() on what the loss function returns to get the "
+                "gradient it checks; fix the backward pass"
+            ) from exc
+        return [_grad_of(o, name) for o, name in zip(objects, names, strict=True)]
 
     return Problem(parameters, value, gradient, backend="python", restore=undo.undo)
 

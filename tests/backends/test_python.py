@@ -193,3 +193,32 @@ def test_the_same_value_object_twice_is_refused() -> None:
     params, loss = _neuron()
     with pytest.raises(InvalidArgument, match=r"parameters \[0\] and \[3\] are the same object"):
         gradcheck.check(loss, [*params, params[0]])
+
+
+def test_a_failing_backward_is_reported_as_backward_not_as_a_gradient_function() -> None:
+    w = Value(0.5, label="w")
+
+    class Broken(Value):
+        def backward(self) -> None:
+            raise RuntimeError("no rule for tanh")
+
+    with pytest.raises(
+        ModelError, match=r"^loss\.backward\(\) raised RuntimeError .*no rule for tanh"
+    ) as info:
+        gradcheck.check(lambda: Broken((w * w).data), [w])
+    assert "gradient function" not in str(info.value)
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert (w.data, w.grad) == (0.5, 0.0)
+
+
+@pytest.mark.parametrize(("grad", "what"), [(1j, "complex"), ("2.0", "a str")])
+def test_a_backward_that_leaves_no_real_grad_is_refused(grad: object, what: str) -> None:
+    w = Value(0.5, label="w")
+
+    class Odd(Value):
+        def backward(self) -> None:
+            w.grad = grad  # type: ignore[assignment]
+
+    with pytest.raises(ModelError, match=rf"w\.grad is {what} .* after loss\.backward\(\)"):
+        gradcheck.check(lambda: Odd((w * w).data), [w])
+    assert (w.data, w.grad) == (0.5, 0.0)
