@@ -137,6 +137,14 @@ class Evaluator:
                 raise ModelError(f"backward returned {g.size} elements for {s.name}{s.shape}")
         return np.concatenate(flat)
 
+    def failure_at_start(self) -> Exception | None:
+        """What evaluating the objective once at the start point raises, or None."""
+        try:
+            self.value()
+        except Exception as exc:
+            return exc
+        return None
+
     def perturbed_values(
         self, index: NDArray[np.int64], values: NDArray[np.float64]
     ) -> NDArray[np.float64]:

@@ -20,9 +20,10 @@ from gradcheck_torch.options import Options
 from gradcheck_torch.problems import (
     Projection,
     Reporter,
+    Setup,
+    Subject,
     build_problem,
     convert,
-    dtype_notes,
     one_device,
     slot,
     working_dtype,
@@ -73,29 +74,31 @@ def function_problem(
     dtype = working_dtype(tensors, options.native_dtype, f"the inputs of {what}")
     names = _argument_names(names_from, len(args))
     sparse = [sparse_values(floating[i], names[i], what) for i in checked]
-    slots = [
-        slot(names[i], t, dtype) if s is None else slot(f"{names[i]}.values()", s.values, dtype)
-        for i, t, s in zip(checked, tensors, sparse, strict=True)
-    ]
-    fixed = [convert(a, dtype) if not options.native_dtype else a for a in args]
     reporter = Reporter()
-    for note in dtype_notes({t.dtype for t in tensors}, dtype, f"inputs of {what}"):
-        reporter(note)
-    for s in sparse:
-        if s is not None:
-            reporter(s.note)
+    for split in sparse:
+        if split is not None:
+            reporter(split.note)
     projection = Projection(project, what, reporter)
 
-    def objective(values: Sequence[torch.Tensor], buffers: Sequence[torch.Tensor]) -> torch.Tensor:
-        call = list(fixed)
-        for i, t, s in zip(checked, values, sparse, strict=True):
-            call[i] = t if s is None else s.build(t)
-        return projection(func(*call))
+    def setup(dtype: torch.dtype, native: bool) -> Setup:
+        slots = [
+            slot(names[i], t, dtype) if s is None else slot(f"{names[i]}.values()", s.values, dtype)
+            for i, t, s in zip(checked, tensors, sparse, strict=True)
+        ]
+        fixed = [a if native else convert(a, dtype) for a in args]
+
+        def objective(values: Sequence[torch.Tensor], _: Sequence[torch.Tensor]) -> torch.Tensor:
+            call = list(fixed)
+            for i, t, s in zip(checked, values, sparse, strict=True):
+                call[i] = t if s is None else s.build(t)
+            return projection(func(*call))
+
+        return Setup(slots, objective)
 
     return build_problem(
-        slots,
-        objective,
-        buffers=(),
+        setup,
+        tensors,
+        Subject(what, f"inputs of {what}", "make those tensors float64 or pass them as arguments"),
         device=device,
         dtype=dtype,
         options=options,

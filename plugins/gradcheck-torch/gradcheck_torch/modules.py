@@ -19,9 +19,10 @@ from gradcheck_torch.options import Options
 from gradcheck_torch.problems import (
     Projection,
     Reporter,
+    Setup,
+    Subject,
     build_problem,
     convert,
-    dtype_notes,
     one_device,
     slot,
     working_dtype,
@@ -59,21 +60,26 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(bits_a, b.detach().reshape(-1).view(torch.uint8))
 
 
+def _inputs_and_targets(
+    args: tuple[object, ...], options: Options, what: str
+) -> tuple[list[object], list[object]]:
+    if options.loss is None:
+        return list(args), []
+    if not args:
+        raise InvalidArgument(
+            f"{what} with loss=: pass the input and the targets, "
+            "check(model, x, y, loss=F.cross_entropy)"
+        )
+    inputs = list(args[0]) if isinstance(args[0], tuple) else [args[0]]
+    return inputs, list(args[1:])
+
+
 def module_problem(
     module: torch.nn.Module, args: tuple[object, ...], options: Options, rng: GeneratorStates
 ) -> Problem:
     """The Problem of ``loss(module(input), *targets)`` (or of the module's output)."""
     what = type(module).__name__
-    if options.loss is not None:
-        if not args:
-            raise InvalidArgument(
-                f"{what} with loss=: pass the input and the targets, "
-                "check(model, x, y, loss=F.cross_entropy)"
-            )
-        inputs = list(args[0]) if isinstance(args[0], tuple) else [args[0]]
-        targets = list(args[1:])
-    else:
-        inputs, targets = list(args), []
+    inputs, targets = _inputs_and_targets(args, options, what)
     named = list(module.named_parameters())
     checked_params = [(n, p) for n, p in named if p.requires_grad] or named
     checked_inputs = {
@@ -96,66 +102,70 @@ def module_problem(
     originals = [p for _, p in checked_params] + list(checked_inputs.values())
     device = one_device(originals, f"the parameters and inputs of {what}")
     dtype = working_dtype(originals, options.native_dtype, f"the parameters of {what}")
-
-    undo = UndoStack()
-    restore = _record_module(module, undo)
-    try:
-        work = copy.deepcopy(module)
-        if not options.native_dtype:
-            work = work.to(torch.float64)
-        if options.train is not None:
-            work.train(options.train)
-    except Exception:
-        restore()
-        raise
-    work.requires_grad_(False)
-    input_positions = list(checked_inputs)
-    inputs = [convert(a, dtype) if not options.native_dtype else a for a in inputs]
-    targets = [convert(a, dtype) if not options.native_dtype else a for a in targets]
-    work_params = dict(work.named_parameters())
     param_names = [n for n, _ in checked_params]
-    slots = [slot(n, work_params[n], dtype) for n in param_names]
-    for i in input_positions:
-        split = sparse[i]
-        if split is None:
-            slots.append(slot(input_names[i], checked_inputs[i], dtype))
-        else:
-            slots.append(slot(f"{input_names[i]}.values()", split.values, dtype))
-    buffer_names = [n for n, _ in work.named_buffers()]
-    buffers = [b.detach().clone() for _, b in work.named_buffers()]
-
     reporter = Reporter()
-    for note in dtype_notes({p.dtype for p in originals}, dtype, f"model {what}"):
-        reporter(note)
     for split in sparse.values():
         if split is not None:
             reporter(split.note)
     projection = Projection(False, f"{what} (and its loss)", reporter)
-    count = len(param_names)
-    loss = options.loss
+    works: list[torch.nn.Module] = []  # the copy each setup made; the last one is checked
 
-    def objective(values: Sequence[torch.Tensor], bufs: Sequence[torch.Tensor]) -> torch.Tensor:
-        params = dict(zip(param_names, values[:count], strict=True))
-        call = list(inputs)
-        for i, t in zip(input_positions, values[count:], strict=True):
-            split = sparse[i]
-            call[i] = t if split is None else split.build(t)
-        state = {**params, **dict(zip(buffer_names, bufs, strict=True))}
-        out = torch.func.functional_call(work, state, tuple(call))
-        if loss is not None:
-            out = loss(out, *targets)
-        return projection(out)
+    def setup(dtype: torch.dtype, native: bool) -> Setup:
+        work = copy.deepcopy(module)
+        if not native:
+            work = work.to(dtype)
+        if options.train is not None:
+            work.train(options.train)
+        work.requires_grad_(False)
+        works.append(work)
+        work_params = dict(work.named_parameters())
+        slots = [slot(n, work_params[n], dtype) for n in param_names]
+        for i, split in sparse.items():
+            if split is None:
+                slots.append(slot(input_names[i], checked_inputs[i], dtype))
+            else:
+                slots.append(slot(f"{input_names[i]}.values()", split.values, dtype))
+        fixed_inputs = [a if native else convert(a, dtype) for a in inputs]
+        fixed_targets = [a if native else convert(a, dtype) for a in targets]
+        buffer_names = [n for n, _ in work.named_buffers()]
+        count = len(param_names)
+        loss = options.loss
 
-    return build_problem(
-        slots,
-        objective,
-        buffers=buffers,
-        device=device,
-        dtype=dtype,
-        options=options,
-        reporter=reporter,
-        random_note=lambda: random_note(
-            what, reseed=options.reseed, layers=random_layers(work), module=True
-        ),
-        restore=[restore, rng.restore],
-    )
+        def objective(values: Sequence[torch.Tensor], bufs: Sequence[torch.Tensor]) -> torch.Tensor:
+            state = dict(zip(param_names, values[:count], strict=True))
+            state.update(zip(buffer_names, bufs, strict=True))
+            call = list(fixed_inputs)
+            for (i, split), t in zip(sparse.items(), values[count:], strict=True):
+                call[i] = t if split is None else split.build(t)
+            out = torch.func.functional_call(work, state, tuple(call))
+            if loss is not None:
+                out = loss(out, *fixed_targets)
+            return projection(out)
+
+        buffers = [b.detach().clone() for b in work.buffers()]
+        return Setup(slots, objective, buffers)
+
+    undo = UndoStack()
+    restore = _record_module(module, undo)
+    try:
+        return build_problem(
+            setup,
+            originals,
+            Subject(
+                what,
+                f"model {what}",
+                "register those tensors as buffers (register_buffer), which "
+                ".to(torch.float64) converts, or make them float64",
+            ),
+            device=device,
+            dtype=dtype,
+            options=options,
+            reporter=reporter,
+            random_note=lambda: random_note(
+                what, reseed=options.reseed, layers=random_layers(works[-1]), module=True
+            ),
+            restore=[restore, rng.restore],
+        )
+    except BaseException:
+        restore()
+        raise

@@ -16,6 +16,7 @@ entry changes the checked VJP by at least its own size (no weight is below 1).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ __all__ = [
     "PROJECTION_SEED",
     "Projection",
     "Reporter",
+    "Setup",
+    "Subject",
     "build_problem",
     "convert",
     "dtype_notes",
@@ -57,6 +60,10 @@ class Reporter:
         self.notes.append(text)
         if self.problem is not None:
             self.problem.note(text)
+
+    def withdraw(self, *texts: str) -> None:
+        """Take back notes that no longer hold, before the Problem exists."""
+        self.notes = [n for n in self.notes if n not in texts]
 
 
 class Projection:
@@ -143,7 +150,7 @@ def slot(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> Slot:
 
 def dtype_notes(original: set[torch.dtype], dtype: torch.dtype, what: str) -> list[str]:
     """The note that lower-precision tensors are checked on a float64 copy, if they are."""
-    lower = sorted(str(d).removeprefix("torch.") for d in original if d != torch.float64)
+    lower = _lower_precision(original)
     if dtype != torch.float64 or not lower:
         return []
     return [
@@ -152,11 +159,38 @@ def dtype_notes(original: set[torch.dtype], dtype: torch.dtype, what: str) -> li
     ]
 
 
+def _lower_precision(dtypes: set[torch.dtype]) -> list[str]:
+    return sorted(str(d).removeprefix("torch.") for d in dtypes if d != torch.float64)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Setup:
+    """What a problem evaluates in one working dtype: its slots, objective and buffers."""
+
+    slots: list[Slot]
+    objective: Objective
+    buffers: Sequence[torch.Tensor] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """How notes name what is checked, e.g. ``Subject("Net", "model Net", ...)``.
+
+    ``owner`` names the function or module, ``tensors`` the checked tensors in the float64
+    note ("inputs of f", "model Net"), and ``fix`` says how to let a float64 copy reach
+    tensors of the owner's own that it does not convert.
+    """
+
+    owner: str
+    tensors: str
+    fix: str
+
+
 def build_problem(
-    slots: list[Slot],
-    objective: Objective,
+    setup: Callable[[torch.dtype, bool], Setup],
+    originals: Sequence[torch.Tensor],
+    subject: Subject,
     *,
-    buffers: Sequence[torch.Tensor],
     device: torch.device,
     dtype: torch.dtype,
     options: Options,
@@ -164,36 +198,71 @@ def build_problem(
     random_note: Callable[[], str],
     restore: Sequence[Callable[[], None]],
 ) -> Problem:
-    """The Problem that evaluates ``objective`` over ``slots``.
+    """The Problem that evaluates the objective of ``setup(dtype, native)``.
 
-    ``random_note()`` words the note on an objective seen drawing random numbers;
-    ``restore`` are the steps that put the user's objects back, run in order, each one
-    even when an earlier one raises.
+    ``setup`` builds the slots and the objective in a working dtype (``native``: leave
+    the user's tensors in their own dtypes). ``random_note()`` words the note on an
+    objective seen drawing random numbers; ``restore`` are the steps that put the user's
+    objects back, run in order, each one even when an earlier one raises.
+
+    A float64 copy of lower-precision tensors (the default) is evaluated once here: when
+    it raises and the objective runs in the tensors' own dtype, the objective computes
+    with tensors of its own that the copy does not convert (a float32 tensor it closes
+    over), and the problem is checked in that dtype, as ``native_dtype=True`` does, with
+    a note that says why and how to check on a float64 copy instead.
     """
-    evaluator = Evaluator(
-        slots,
-        objective,
-        buffers=buffers,
-        device=device,
-        dtype=dtype,
-        batch=options.batch,
-        reseed=options.reseed,
-        note=reporter,
-        on_random=lambda: reporter(random_note()),
-    )
+
+    def evaluator(dtype: torch.dtype, native: bool) -> Evaluator:
+        built = setup(dtype, native)
+        return Evaluator(
+            built.slots,
+            built.objective,
+            buffers=built.buffers,
+            device=device,
+            dtype=dtype,
+            batch=options.batch,
+            reseed=options.reseed,
+            note=reporter,
+            on_random=lambda: reporter(random_note()),
+        )
+
+    chosen = evaluator(dtype, options.native_dtype)
+    notes = dtype_notes({t.dtype for t in originals}, dtype, subject.tensors)
+    for note in notes:
+        reporter(note)
+    native = {t.dtype for t in originals}
+    failure = chosen.failure_at_start() if notes and len(native) == 1 else None
+    if failure is not None:
+        (native_dtype,) = native
+        fallback = evaluator(native_dtype, True)
+        if fallback.failure_at_start() is None:
+            chosen, dtype = fallback, native_dtype
+            reporter.withdraw(*notes)
+            reporter(_fallback_note(subject, failure, native_dtype))
     problem = Problem(
-        evaluator.parameters(),
-        evaluator.value,
-        evaluator.gradient,
+        chosen.parameters(),
+        chosen.value,
+        chosen.gradient,
         backend="torch",
         output_shape=(),
         dtype=np.dtype(str(dtype).removeprefix("torch.")),
-        perturbed_values=evaluator.perturbed_values if options.batch is not False else None,
+        perturbed_values=chosen.perturbed_values if options.batch is not False else None,
         restore=in_turn(restore),
         notes=reporter.notes,
     )
     reporter.problem = problem
     return problem
+
+
+def _fallback_note(subject: Subject, failure: Exception, native: torch.dtype) -> str:
+    name = str(native).removeprefix("torch.")
+    reason = (str(failure).strip().splitlines() or [""])[0][:160]
+    return (
+        f"{subject.owner} raised {type(failure).__name__} on a float64 copy of its {name} "
+        f"tensors ({reason}) but runs in {name}: it computes with {name} tensors of its own "
+        f"that the copy does not convert, so it was checked in {name} with the {name} error "
+        f"model, as native_dtype=True does. To check on a float64 copy, {subject.fix}"
+    )
 
 
 def in_turn(steps: Sequence[Callable[[], None]]) -> Callable[[], None]:

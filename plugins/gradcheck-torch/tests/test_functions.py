@@ -149,3 +149,27 @@ def test_native_float32_check_uses_the_float32_error_model(gen: torch.Generator)
     copy = gradcheck.check(lambda x: torch.sigmoid(x).prod(), x, seed=0)
     assert copy.metadata.dtype == "float64"
     assert any("float32 inputs" in note for note in copy.metadata.warnings)
+
+
+def test_function_closing_over_float32_tensors_is_checked_in_float32(
+    gen: torch.Generator,
+) -> None:
+    w = torch.randn(3, 4, generator=gen)  # float32, out of reach of the float64 copy
+    x = torch.randn(4, generator=gen, requires_grad=True)
+    report = gradcheck.check(lambda x: torch.tanh(w @ x).sum(), x, seed=0)
+    assert report.ok, report
+    assert report.metadata.dtype == "float32"
+    (note,) = [n for n in report.metadata.warnings if "float64 copy" in n]
+    assert "same dtype" in note  # torch's own words, quoted
+    assert "checked in float32" in note
+    assert "make those tensors float64 or pass them as arguments" in note
+
+
+def test_function_that_fails_in_every_dtype_is_reported_as_it_fails(gen: torch.Generator) -> None:
+    x = torch.randn(4, generator=gen, requires_grad=True)
+
+    def broken(x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("broken on purpose")
+
+    with pytest.raises(gradcheck.ModelError, match="broken on purpose"):
+        gradcheck.check(broken, x, seed=0)

@@ -183,3 +183,25 @@ def test_torch_cases_in_a_model_file_run_like_any_other() -> None:
     assert module.soft_clip.run(seed=0).ok
     assert not module.soft_clip_wrong.run(seed=0).ok
     assert module.small_classifier().run(seed=0).ok
+
+
+def test_module_with_a_float32_tensor_that_is_not_a_buffer_is_checked_in_float32(
+    gen: torch.Generator,
+) -> None:
+    class Scaled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(3, 2)
+            self.scale = torch.tensor([[0.5, 2.0]])  # a plain attribute: .double() skips it
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.layer(x) @ self.scale.T
+
+    torch.manual_seed(0)
+    model = Scaled()
+    before = _state(model)
+    report = gradcheck.check(model, torch.randn(4, 3, generator=gen), seed=0)
+    assert report.ok, report
+    assert report.metadata.dtype == "float32"
+    assert any("register_buffer" in n for n in report.metadata.warnings)
+    assert _state(model) == before
