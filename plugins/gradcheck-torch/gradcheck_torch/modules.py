@@ -5,6 +5,10 @@ the first evaluation; the copy is called through ``torch.func.functional_call`` 
 checked parameters (and inputs, with ``input_grad=True``) taken from NumPy storage. The
 user's module, its ``.grad`` fields, ``requires_grad`` flags, buffers and train/eval mode
 are recorded anyway and put back by ``Problem.restore()``.
+
+A lazy module (``nn.LazyLinear``) passed before its first forward has no parameter values
+yet: gradcheck's copy is initialised by one forward on the example input, and the user's
+module is left uninitialized, as it was.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 from gradcheck import InvalidArgument, Problem, UndoStack
+from torch.nn.parameter import is_lazy
 
 from gradcheck_torch.options import Options
 from gradcheck_torch.problems import (
@@ -35,7 +40,7 @@ __all__ = ["module_problem"]
 
 def _record_module(module: torch.nn.Module, undo: UndoStack) -> Callable[[], None]:
     """Record the module's state; return a function that puts it back bit for bit."""
-    tensors = [t for t in (*module.parameters(), *module.buffers())]
+    tensors = [t for t in (*module.parameters(), *module.buffers()) if not is_lazy(t)]
     saved = [t.detach().clone() for t in tensors]
     for m in module.modules():
         undo.save_attribute(m, "training")
@@ -74,6 +79,39 @@ def _inputs_and_targets(
     return inputs, list(args[1:])
 
 
+def _lazy_names(module: torch.nn.Module) -> str:
+    names = [n for n, t in (*module.named_parameters(), *module.named_buffers()) if is_lazy(t)]
+    more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+    return ", ".join(names[:4]) + more
+
+
+def _initialise_lazy(
+    work: torch.nn.Module, inputs: list[object], device: torch.device, what: str, lazy: str
+) -> None:
+    """Materialise the copy's lazy parameters by one forward, in eval mode, without a trace.
+
+    Eval mode: no running statistics are updated and no dropout draws; the initial values
+    are drawn from torch's generator inside ``fork_rng``, so every copy gets the same ones
+    and the user's generator does not move.
+    """
+    modes = [(m, m.training) for m in work.modules()]
+    devices = [device.index or 0] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            work.eval()
+            work(*inputs)
+    except Exception as exc:
+        raise InvalidArgument(
+            f"{what} has uninitialized (lazy) parameters ({lazy}), and initialising "
+            f"gradcheck's copy by one forward on the example input raised "
+            f"{type(exc).__name__}: {exc}. Run one forward yourself first, "
+            "model(example_input), then check the model"
+        ) from exc
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 def module_problem(
     module: torch.nn.Module, args: tuple[object, ...], options: Options, rng: GeneratorStates
 ) -> Problem:
@@ -91,6 +129,13 @@ def module_problem(
         raise InvalidArgument(
             f"{what} has no parameters; pass input_grad=True to check the input gradient"
         )
+    lazy = _lazy_names(module)
+    if lazy and not inputs:
+        raise InvalidArgument(
+            f"{what} has uninitialized (lazy) parameters ({lazy}): their shapes come from the "
+            "first forward. Pass an example input, check(model, example_input), or run one "
+            "forward first, model(example_input)"
+        )
     for n, p in checked_params:
         if p.layout != torch.strided:
             raise InvalidArgument(
@@ -107,11 +152,21 @@ def module_problem(
     for split in sparse.values():
         if split is not None:
             reporter(split.note)
+    if lazy:
+        reporter(
+            f"{what} has uninitialized (lazy) parameters ({lazy}): gradcheck initialised its "
+            "own copy by one forward on the example input (torch's default initialisation, "
+            "drawn from torch's generator, whose state was put back) and checked that copy; "
+            "your module is still uninitialized (run model(example_input) first to check it "
+            "at its own initial values)"
+        )
     projection = Projection(False, f"{what} (and its loss)", reporter)
     works: list[torch.nn.Module] = []  # the copy each setup made; the last one is checked
 
     def setup(dtype: torch.dtype, native: bool) -> Setup:
         work = copy.deepcopy(module)
+        if lazy:
+            _initialise_lazy(work, inputs, device, what, lazy)
         if not native:
             work = work.to(dtype)
         if options.train is not None:

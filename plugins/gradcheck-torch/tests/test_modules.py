@@ -205,3 +205,26 @@ def test_module_with_a_float32_tensor_that_is_not_a_buffer_is_checked_in_float32
     assert report.metadata.dtype == "float32"
     assert any("register_buffer" in n for n in report.metadata.warnings)
     assert _state(model) == before
+
+
+def test_lazy_module_is_checked_on_an_initialised_copy_and_stays_lazy(
+    gen: torch.Generator,
+) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.LazyLinear(3), torch.nn.Tanh(), torch.nn.LazyLinear(1))
+    x = torch.randn(5, 4, generator=gen)
+    rng = torch.get_rng_state()
+    report = gradcheck.check(model, x, seed=0)
+    assert report.ok, report
+    assert report.labels[-1] == "2.bias[0]"
+    assert len(report.labels) == 3 * 4 + 3 + 3 + 1
+    assert any("uninitialized" in n and "0.weight" in n for n in report.metadata.warnings)
+    assert all(torch.nn.parameter.is_lazy(p) for p in model.parameters())
+    assert isinstance(model[0], torch.nn.LazyLinear)
+    assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_lazy_module_without_an_example_input_is_refused_with_the_fix() -> None:
+    model = torch.nn.LazyLinear(3)
+    with pytest.raises(gradcheck.InvalidArgument, match=r"uninitialized.*model\(example_input\)"):
+        gradcheck.check(model, seed=0)
