@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gradcheck
+import pytest
 import torch
 
 
@@ -22,3 +23,32 @@ def test_sparse_gradient_of_an_embedding_is_densified(gen: torch.Generator) -> N
     report = gradcheck.check(model, index, seed=0)
     assert report.ok, report
     assert report.analytic.reshape(6, 3)[[2, 3, 5]].tolist() == [[0.0] * 3] * 3
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_outputs_that_require_grad_are_detached_on_every_path(
+    batch: bool, gen: torch.Generator
+) -> None:
+    w = torch.randn(4, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(4, generator=gen, dtype=torch.float64, requires_grad=True)
+
+    def graph_building(x: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():  # the output requires grad even where gradcheck turned it off
+            return torch.sin(x * w).sum()
+
+    report = gradcheck.check(graph_building, x, seed=0, batch=batch)
+    assert report.ok, report
+    assert w.grad is None
+
+
+def test_a_loss_that_requires_grad_is_detached_for_a_module(gen: torch.Generator) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2).double()
+    offset = torch.zeros((), dtype=torch.float64, requires_grad=True)
+
+    def loss(out: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():
+            return out.square().sum() + offset
+
+    report = gradcheck.check(model, torch.randn(4, 3, generator=gen).double(), loss=loss, seed=0)
+    assert report.ok, report
