@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import gradcheck
+import numpy as np
 import pytest
 import torch
 
@@ -52,3 +56,31 @@ def test_a_loss_that_requires_grad_is_detached_for_a_module(gen: torch.Generator
 
     report = gradcheck.check(model, torch.randn(4, 3, generator=gen).double(), loss=loss, seed=0)
     assert report.ok, report
+
+
+def _cube_slow_when(batched: bool, seconds: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """sum(x**3), sleeping ``seconds`` per call inside vmap (batched) or outside it."""
+
+    def cube(x: torch.Tensor) -> torch.Tensor:
+        if torch._C._functorch.is_batchedtensor(x) == batched:
+            time.sleep(seconds)
+        return (x**3).sum()
+
+    return cube
+
+
+def test_one_at_a_time_is_kept_where_it_is_faster_than_vmap(gen: torch.Generator) -> None:
+    x = torch.randn(6, generator=gen, dtype=torch.float64, requires_grad=True)
+    report = gradcheck.check(_cube_slow_when(batched=True, seconds=0.05), x, seed=0)
+    (note,) = [n for n in report.metadata.warnings if "one at a time" in n]
+    assert "faster than torch.func.vmap" in note
+    single = gradcheck.check(_cube_slow_when(batched=True, seconds=0.05), x, seed=0, batch=False)
+    np.testing.assert_array_equal(report.verdicts, single.verdicts)
+    np.testing.assert_array_equal(report.numeric, single.numeric)  # the same evaluations
+
+
+def test_vmap_is_kept_where_it_is_faster(gen: torch.Generator) -> None:
+    x = torch.randn(6, generator=gen, dtype=torch.float64, requires_grad=True)
+    report = gradcheck.check(_cube_slow_when(batched=False, seconds=0.003), x, seed=0)
+    assert report.ok, report
+    assert not any("one at a time" in n for n in report.metadata.warnings)
