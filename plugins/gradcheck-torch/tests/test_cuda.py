@@ -71,3 +71,17 @@ def test_mlp_of_ten_thousand_parameters_is_checked_in_batches() -> None:
     assert report.ok
     assert report.counts["ok"] == 10_201
     assert not any("one at a time" in note for note in report.metadata.warnings)
+
+
+@pytest.mark.parametrize("reseed", [True, False])
+def test_cuda_generator_is_put_back_after_a_random_model(reseed: bool) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5)).double().cuda()
+    x = torch.randn(5, 4, dtype=torch.float64, device="cuda")
+    torch.cuda.manual_seed(5)
+    torch.rand(3, device="cuda")  # a state that is not a fresh seed's
+    before = (torch.get_rng_state(), torch.cuda.get_rng_state())
+    report = gradcheck.check(model, x, seed=0, reseed=reseed)
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert torch.equal(torch.cuda.get_rng_state(), before[1])
+    assert any("random numbers" in n and "Dropout" in n for n in report.metadata.warnings)
