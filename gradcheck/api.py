@@ -37,10 +37,15 @@ def check(
         What to check; the backend that accepts it decides what ``args`` mean. For a
         plain function ``f(params) -> float``: ``check(f, params, grad=df)``.
     *args : object
-        For a plain function, ``params``: a float, an array, or a dict / list / tuple of
-        those. For a model's loss method returning ``(loss, grads)``, its inputs.
+        For a plain function, ``params``: a float, an array, or containers of those: a
+        dict (also ``OrderedDict``, ``defaultdict``), ``MappingProxyType``, list, tuple,
+        namedtuple or dataclass instance, nested. ``f`` receives a fresh structure of the
+        same types at every evaluation; sets and generators are refused. For a model's
+        loss method returning ``(loss, grads)``, its inputs.
     grad : callable, optional
-        ``grad(params)`` returns the gradient in the structure of ``params``.
+        ``grad(params)`` returns the gradient in the structure of ``params``: each entry
+        real numbers in its parameter's shape (an entry that differs only in axes of
+        length 1 is accepted, with a note in the report).
     value_and_grad : callable, optional
         ``value_and_grad(params)`` returns ``(value, gradient)`` from one pass. Give
         exactly one of ``grad`` and ``value_and_grad`` for a plain function, and neither

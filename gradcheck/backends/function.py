@@ -2,8 +2,8 @@
 
 Shared by the pure-Python and NumPy backends, which differ only in the parameters they
 accept. The user's parameters are copied into storage once (they are never written);
-``f`` receives a structure of the same shape rebuilt around that storage: arrays as
-views, numbers as Python floats.
+``f`` receives a fresh structure of the user's types around that storage at every call:
+arrays as views, numbers as Python floats (see :mod:`gradcheck.tree`).
 """
 
 from __future__ import annotations
@@ -49,6 +49,21 @@ def _split_value_and_grad(result: object) -> object:
     return result[1]
 
 
+# f's first calls (the start point, twice) are watched for assignments into its argument;
+# later ones need no watching, since every call gets a fresh copy of the structure anyway
+_WATCHED_CALLS = 2
+
+
+def _rebinding_note(who: str, where: str) -> str:
+    return (
+        f"{who} rebinds {where} in the argument it receives (assigns a new object to that "
+        "entry, or adds or removes it), which changes its caller's parameters; gradcheck "
+        "hands it a fresh copy of the parameters at every evaluation, so this check is "
+        "unaffected. Make it work on a copy: assign the new value to a local variable, or "
+        "copy the container first"
+    )
+
+
 def function_problem(
     f: Callable[..., Any],
     params: object,
@@ -57,35 +72,48 @@ def function_problem(
     *,
     backend: str,
 ) -> Problem:
-    """Build the problem for ``check(f, params, grad=... | value_and_grad=...)``."""
+    """Build the problem for ``check(f, params, grad=... | value_and_grad=...)``.
+
+    ``f`` and the gradient function receive a fresh structure at every call (arrays as
+    views of the storage), so an assignment to an entry of it changes nothing later calls
+    see; such an assignment is noted in the report.
+    """
     require_one_gradient(grad, value_and_grad, f)
     tree = ParameterTree(params, root=first_argument_name(f))
-    if tree.views_only:
-        argument = tree.build()  # views of the storage: one structure serves every call
+    calls = 0
 
-        def value() -> object:
-            return f(argument)
-    else:
+    def watched(function: Callable[..., Any], who: str) -> object:
+        result = function(tree.argument(watch=True))
+        where = tree.rebound()
+        if where is not None:
+            problem.note(_rebinding_note(who, where))
+        return result
 
-        def value() -> object:
-            return f(tree.build())
+    def value() -> object:
+        nonlocal calls
+        calls += 1
+        if calls <= _WATCHED_CALLS:
+            return watched(f, "f")
+        return f(tree.argument())
 
     if grad is not None:
+        g: Callable[..., Any] = grad
 
         def gradient() -> object:
-            return tree.flatten_gradient(grad(tree.build()), "grad(params)")
+            raw = watched(g, "the gradient function")
+            return tree.flatten_gradient(raw, "grad(params)", problem.note)
     else:
         vg: Callable[..., Any] = value_and_grad  # type: ignore[assignment]
 
         def gradient() -> object:
-            result = _split_value_and_grad(vg(tree.build()))
-            return tree.flatten_gradient(result, "value_and_grad(params)[1]")
+            raw = _split_value_and_grad(watched(vg, "value_and_grad"))
+            return tree.flatten_gradient(raw, "value_and_grad(params)[1]", problem.note)
 
     def complex_value(z: NDArray[np.complex128]) -> object:
         sizes = np.cumsum([p.size for p in tree.parameters])[:-1]
         return f(tree.build(np.split(z, sizes)))
 
-    return Problem(
+    problem = Problem(
         tree.parameters,
         value,
         gradient,
@@ -93,3 +121,4 @@ def function_problem(
         output_shape=None,
         complex_value=complex_value,
     )
+    return problem

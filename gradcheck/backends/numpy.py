@@ -3,7 +3,8 @@
 Accepted:
 
 * ``check(f, params, grad=df)`` where ``params`` is a floating array of any shape or a
-  dict, list or tuple holding arrays; elements are named like ``W1[3, 2]``;
+  dict, list, tuple, namedtuple or dataclass holding arrays (see :mod:`gradcheck.tree`);
+  elements are named like ``W1[3, 2]``, ``layers[0][1]`` or ``p.W[0, 1]``;
 * ``check(model.loss, X, y)`` where ``model.params`` is a dict of floating arrays and the
   bound method returns ``(loss, grads)`` with ``grads`` keyed like ``params``: the classic
   hand-written-backprop model. ``model.params[k]`` is perturbed in place and restored
@@ -78,9 +79,10 @@ def _model_problem(
         return call()[0]
 
     def gradient() -> object:
-        return template.flatten_gradient(call()[1], "grads")
+        return template.flatten_gradient(call()[1], "grads", problem.note)
 
-    return Problem(parameters, value, gradient, backend="numpy", restore=restore)
+    problem = Problem(parameters, value, gradient, backend="numpy", restore=restore)
+    return problem
 
 
 def _leaves(params: dict[str, Any]) -> list[tuple[str, np.ndarray[Any, Any]]]:

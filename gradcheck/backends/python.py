@@ -2,8 +2,9 @@
 
 Two kinds of objects are accepted:
 
-* ``check(f, params, grad=df)`` where ``params`` is a float or a dict, list or tuple
-  (nested) of Python numbers, and ``f`` may use :mod:`math`;
+* ``check(f, params, grad=df)`` where ``params`` is a float or a dict, list, tuple,
+  namedtuple or dataclass (nested) of Python numbers, and ``f`` may use :mod:`math`;
+  sets, generators and containers gradcheck cannot rebuild are refused with the fix;
 * ``check(loss, parameters)`` where ``parameters`` is a list of scalar autodiff objects
   in the style of micrograd (each with ``.data`` and ``.grad``) and ``loss()`` (or
   ``loss(parameters)``) returns such an object with ``.backward()``. The backend
@@ -23,7 +24,12 @@ from gradcheck.backends.function import function_problem
 from gradcheck.errors import InvalidArgument, ModelError
 from gradcheck.hookspecs import hookimpl
 from gradcheck.problem import Parameter, Problem, UndoStack
-from gradcheck.tree import first_argument_name, has_array_leaf
+from gradcheck.tree import (
+    first_argument_name,
+    has_array_leaf,
+    is_parameter_container,
+    refuse_unsupported_container,
+)
 
 __all__ = ["gradcheck_adapt"]
 
@@ -158,6 +164,7 @@ def gradcheck_adapt(
         return _autodiff_problem(obj, params)
     if isinstance(params, np.ndarray | np.generic) or has_array_leaf(params):
         return None
-    if isinstance(params, Real | list | tuple | dict):
+    refuse_unsupported_container(params, first_argument_name(obj, "params"))
+    if isinstance(params, Real) or is_parameter_container(params):
         return function_problem(obj, params, grad, value_and_grad, backend="python")
     return None

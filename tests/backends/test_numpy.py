@@ -148,3 +148,50 @@ def test_model_that_replaces_its_params_arrays_is_explained() -> None:
 def test_empty_parameters_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="there are no parameters to check"):
         gradcheck.check(lambda p: 0.0, np.array([]), grad=lambda p: p)
+
+
+class _BatchNormLike:
+    """A model whose dgamma keeps the batch axis as length 1 (a keepdims=True left in)."""
+
+    def __init__(self, keepdims: bool, rng: np.random.Generator) -> None:
+        self.params = {"gamma": rng.standard_normal(3), "W": rng.standard_normal((3, 2))}
+        self.keepdims = keepdims
+
+    def loss(self, X: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        h = X * self.params["gamma"]
+        out = h @ self.params["W"]
+        dh = 2 * out @ self.params["W"].T
+        dgamma = np.sum(dh * X, axis=0, keepdims=self.keepdims)
+        return float(np.sum(out**2)), {"gamma": dgamma, "W": 2 * h.T @ out}
+
+
+def test_model_gradient_with_a_kept_unit_axis_is_accepted_with_a_note(
+    rng: np.random.Generator,
+) -> None:
+    model = _BatchNormLike(keepdims=True, rng=rng)
+    gamma = model.params["gamma"]
+    saved = gamma.copy()
+    report = gradcheck.check(model.loss, rng.standard_normal((4, 3)))
+    assert report.ok, report
+    assert any(
+        "grads['gamma'] has shape (1, 3) for parameter gamma of shape (3,)" in w
+        for w in report.metadata.warnings
+    )
+    assert model.params["gamma"] is gamma
+    assert gamma.tobytes() == saved.tobytes()
+
+
+def test_model_gradient_of_another_shape_names_the_key_both_shapes_and_the_fix(
+    rng: np.random.Generator,
+) -> None:
+    class Unsummed(_BatchNormLike):
+        def loss(self, X: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+            value, grads = super().loss(X)
+            return value, {**grads, "gamma": np.repeat(grads["gamma"][None] / 4, 4, axis=0)}
+
+    with pytest.raises(
+        ModelError,
+        match=r"grads\['gamma'\] has shape \(4, 3\), expected \(3,\) like parameter gamma of shape "
+        r"\(3,\) \(extra leading axes: is a sum over the batch axis missing\?\)\. Return each",
+    ):
+        gradcheck.check(Unsummed(keepdims=False, rng=rng).loss, rng.standard_normal((4, 3)))

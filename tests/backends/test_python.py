@@ -222,3 +222,9 @@ def test_a_backward_that_leaves_no_real_grad_is_refused(grad: object, what: str)
     with pytest.raises(ModelError, match=rf"w\.grad is {what} .* after loss\.backward\(\)"):
         gradcheck.check(lambda: Odd((w * w).data), [w])
     assert (w.data, w.grad) == (0.5, 0.0)
+
+
+def test_micrograd_parameters_as_a_generator_are_refused_with_the_fix() -> None:
+    params, loss = _neuron()
+    with pytest.raises(InvalidArgument, match=r"is a generator .*read only once: pass list\("):
+        gradcheck.check(loss, (p for p in params))
