@@ -14,16 +14,19 @@ Options of :func:`gradcheck.check` that this backend reads (all keyword-only):
     Check in the model's own dtype (a float32 model with the float32 error model).
     By default a float32 or float16 model is checked on a float64 copy.
 ``batch`` : bool or int, default True
-    Evaluate the perturbed points in batches with ``torch.func.vmap`` (an int: points per
-    batch). Models vmap cannot run (random layers, ``.item()``, autograd.Function
-    without a vmap rule) fall back to one evaluation at a time, as ``batch=False`` does.
+    Evaluate the perturbed points in batches with ``torch.func.vmap`` where that is
+    faster: the first call times its first points both ways and keeps the faster path.
+    An int is the points per batch, always with vmap. Models vmap cannot run (random
+    layers, ``.item()``, autograd.Function without a vmap rule) fall back to one
+    evaluation at a time, as ``batch=False`` does.
 ``train`` : bool or None, default None
     Check the module's copy in train (True) or eval (False) mode; None keeps its mode.
 ``reseed`` : bool, default True
     Reseed torch's random number generator (inside ``torch.random.fork_rng``, so the
     user's generator state is untouched) before every evaluation, so that dropout draws
     the same mask each time and its gradient is checked for that mask. With
-    ``reseed=False`` a random forward is reported as non-deterministic.
+    ``reseed=False`` a random forward draws anew each time, and the report says so and
+    how to fix it. Either way torch's generators are put back when the check ends.
 """
 
 from __future__ import annotations
