@@ -195,7 +195,8 @@ def test_module_with_a_float32_tensor_that_is_not_a_buffer_is_checked_in_float32
             self.scale = torch.tensor([[0.5, 2.0]])  # a plain attribute: .double() skips it
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.layer(x) @ self.scale.T
+            out: torch.Tensor = self.layer(x)
+            return out @ self.scale.T
 
     torch.manual_seed(0)
     model = Scaled()

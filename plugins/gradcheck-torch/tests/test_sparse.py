@@ -11,7 +11,7 @@ import torch
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse (CSR|CSC|BSR) tensor support is in beta")
 
 LAYOUTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "sparse_coo": lambda t: t.to_sparse_coo(),
+    "sparse_coo": lambda t: t.to_sparse(),
     "sparse_csr": lambda t: t.to_sparse_csr(),
     "sparse_csc": lambda t: t.to_sparse_csc(),
     "sparse_bsr": lambda t: t.to_sparse_bsr((1, 2)),
@@ -63,7 +63,7 @@ def test_wrong_sparse_backward_is_found_at_every_stored_value(gen: torch.Generat
 
 
 def test_an_unsupported_layout_is_refused_with_the_fix(gen: torch.Generator) -> None:
-    if not torch.backends.mkldnn.is_available():
+    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
         pytest.skip("this torch build has no mkldnn layout")
     a = torch.randn(3, 3, generator=gen).to_mkldnn().requires_grad_(True)
     with pytest.raises(gradcheck.InvalidArgument, match=r"layout torch._mkldnn.*a.to_dense\(\)"):
@@ -84,7 +84,8 @@ def test_sparse_module_input_is_checked_with_input_grad(gen: torch.Generator) ->
             self.inner = model
 
         def forward(self, a: torch.Tensor) -> torch.Tensor:
-            return self.inner(a.to_dense())
+            out: torch.Tensor = self.inner(a.to_dense())
+            return out
 
     report = gradcheck.check(Dense(), a, loss=loss, input_grad=True, seed=0)
     assert report.ok, report
