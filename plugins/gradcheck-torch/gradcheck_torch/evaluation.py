@@ -177,6 +177,8 @@ class Evaluator:
     ) -> NDArray[np.float64]:
         """Evaluate the first points both ways, timed; keep the faster way for the rest."""
         c = min(self._chunk(), index.size, PROBE_POINTS)
+        if c == 0:
+            return np.empty(0)
         try:
             self._batched(index[:1], values[:1])  # vmap's one-time costs, outside the timing
             start = time.perf_counter()
