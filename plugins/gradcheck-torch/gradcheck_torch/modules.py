@@ -79,6 +79,30 @@ def _inputs_and_targets(
     return inputs, list(args[1:])
 
 
+def _checked(
+    module: torch.nn.Module, inputs: list[object], options: Options, what: str
+) -> tuple[list[tuple[str, torch.nn.Parameter]], dict[int, torch.Tensor]]:
+    """The parameters (and, with input_grad, the inputs) to check, by name and position."""
+    named = list(module.named_parameters())
+    params = [(n, p) for n, p in named if p.requires_grad] or named
+    inputs_checked = {
+        i: a
+        for i, a in enumerate(inputs)
+        if options.input_grad and isinstance(a, torch.Tensor) and a.is_floating_point()
+    }
+    if not params and not inputs_checked:
+        raise InvalidArgument(
+            f"{what} has no parameters; pass input_grad=True to check the input gradient"
+        )
+    for n, p in params:
+        if p.layout != torch.strided:
+            raise InvalidArgument(
+                f"{what}: parameter {n} has layout {p.layout}; gradcheck checks dense "
+                f"parameters. Freeze it ({n}.requires_grad_(False)) to check the others"
+            )
+    return params, inputs_checked
+
+
 def _lazy_names(module: torch.nn.Module) -> str:
     names = [n for n, t in (*module.named_parameters(), *module.named_buffers()) if is_lazy(t)]
     more = f" and {len(names) - 4} more" if len(names) > 4 else ""
@@ -118,17 +142,7 @@ def module_problem(
     """The Problem of ``loss(module(input), *targets)`` (or of the module's output)."""
     what = type(module).__name__
     inputs, targets = _inputs_and_targets(args, options, what)
-    named = list(module.named_parameters())
-    checked_params = [(n, p) for n, p in named if p.requires_grad] or named
-    checked_inputs = {
-        i: a
-        for i, a in enumerate(inputs)
-        if options.input_grad and isinstance(a, torch.Tensor) and a.is_floating_point()
-    }
-    if not checked_params and not checked_inputs:
-        raise InvalidArgument(
-            f"{what} has no parameters; pass input_grad=True to check the input gradient"
-        )
+    checked_params, checked_inputs = _checked(module, inputs, options, what)
     lazy = _lazy_names(module)
     if lazy and not inputs:
         raise InvalidArgument(
@@ -136,12 +150,6 @@ def module_problem(
             "first forward. Pass an example input, check(model, example_input), or run one "
             "forward first, model(example_input)"
         )
-    for n, p in checked_params:
-        if p.layout != torch.strided:
-            raise InvalidArgument(
-                f"{what}: parameter {n} has layout {p.layout}; gradcheck checks dense "
-                f"parameters. Freeze it ({n}.requires_grad_(False)) to check the others"
-            )
     input_names = {i: "input" if len(checked_inputs) == 1 else f"input{i}" for i in checked_inputs}
     sparse = {i: sparse_values(a, input_names[i], what) for i, a in checked_inputs.items()}
     originals = [p for _, p in checked_params] + list(checked_inputs.values())
