@@ -4,14 +4,15 @@ JSON schema (``schema_version`` 1), as written by :meth:`Report.to_dict`::
 
     {
       "schema_version": 1,
-      "ok": bool,                # no mismatch (and, when strict, no kink or inconclusive)
+      "ok": bool,                # False when an element fails: see Report.ok
       "strict": bool,
       "counts": {"ok": int, "mismatch": int, "kink": int, "inconclusive": int},
       "metadata": {"backend": str, "dtype": str, "method": str, "rtol": float,
                    "atol": float, "seed": int, "function_evaluations": int,
                    "gradient_evaluations": int, "seconds": float,
                    "noise": [float, ...],    # bound on one evaluation's error, per output
-                   "warnings": [str, ...]},
+                   "warnings": [str, ...],
+                   "random": bool},          # f changed at the same point, reseeded or not
       "parameters": [{"name": str, "shape": [int, ...], "size": int,
                       "counts": {...}, "worst": str | null,
                       "max_abs_error": float, "max_rel_error": float}],
@@ -54,7 +55,12 @@ MAX_ROWS = 20
 
 @dataclass(frozen=True, slots=True)
 class Metadata:
-    """How a check was made."""
+    """How a check was made.
+
+    ``random`` is True when f returned different values at the same point even after
+    gradcheck reseeded the global random generators: an element such noise left
+    inconclusive was not verified, and the report fails (see :attr:`Report.ok`).
+    """
 
     backend: str
     dtype: str
@@ -67,6 +73,7 @@ class Metadata:
     seconds: float
     noise: tuple[float, ...]
     warnings: tuple[str, ...] = ()
+    random: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +139,10 @@ def _fmt(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.6g}"
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Report:
     """Everything a check found, per element and per parameter.
@@ -175,10 +186,30 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """No element is a mismatch (in strict mode: every element is ok)."""
-        if self.strict:
-            return bool(np.all(self.verdicts == Verdict.OK))
-        return not bool(np.any(self.verdicts == Verdict.MISMATCH))
+        """No element failed (see :attr:`failed`): the check verified the gradient.
+
+        It fails when an element is a mismatch; in strict mode, when an element is not ok;
+        when f is random (``metadata.random``) and an element is inconclusive, since f's
+        noise left that element unverified; and when every element is inconclusive, since
+        then nothing was verified at all.
+        """
+        return not bool(np.any(self.failed))
+
+    @property
+    def failed(self) -> NDArray[np.bool_]:
+        """Which elements make the report fail, shape ``(m, n)``; none when :attr:`ok`."""
+        failed: NDArray[np.bool_] = (
+            self.verdicts != Verdict.OK if self.strict else self.verdicts == Verdict.MISMATCH
+        )
+        unverified = self._unverified()
+        return failed | unverified if unverified.any() else failed
+
+    def _unverified(self) -> NDArray[np.bool_]:
+        """Inconclusive elements that fail: all of them when f is random or none was decided."""
+        inconclusive: NDArray[np.bool_] = self.verdicts == Verdict.INCONCLUSIVE
+        if self.metadata.random or (inconclusive.size and inconclusive.all()):
+            return inconclusive
+        return np.zeros_like(inconclusive)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -189,12 +220,6 @@ class Report:
     def detectable(self) -> FloatArray:
         """Smallest error in each analytic element that the check would have flagged."""
         return self.tolerance + self.error
-
-    def _failing(self) -> NDArray[np.bool_]:
-        failing: NDArray[np.bool_] = (
-            self.verdicts != Verdict.OK if self.strict else self.verdicts == Verdict.MISMATCH
-        )
-        return failing
 
     def _margin(self) -> FloatArray:
         gap = np.abs(self.analytic - self.numeric)
@@ -294,7 +319,7 @@ class Report:
 
     def _rows(self) -> tuple[list[Element], int]:
         """Elements for a table: the failing ones first (worst first), else the closest calls."""
-        failing = self._failing()
+        failing = self.failed
         margin = np.nan_to_num(self._margin(), nan=np.inf)
         chosen = np.nonzero(failing | (self.verdicts != Verdict.OK))
         if self.verdicts.size <= MAX_ROWS:
@@ -317,15 +342,35 @@ class Report:
     # -- rendering --------------------------------------------------------------------
 
     def headline(self) -> str:
-        """One line: the verdict and the counts."""
+        """One line: the verdict, the counts, and why a report that verified too little fails."""
         n = self.verdicts.size
         counts = self.counts
-        bad = int(np.count_nonzero(self._failing()))
-        status = "OK" if self.ok else "FAILED"
         detail = ", ".join(f"{v} {c}" for v, c in counts.items() if c)
-        if bad:
-            return f"gradcheck {status}: {bad} / {n} elements disagree ({detail})"
-        return f"gradcheck {status}: {n} elements agree ({detail})"
+        if self.ok:
+            agree = counts["ok"]
+            told = f"{agree} elements agree" if agree == n else f"{agree} / {n} elements agree"
+            return f"gradcheck OK: {told} ({detail})"
+        unverified = int(np.count_nonzero(self._unverified()))
+        disagree = int(np.count_nonzero(self.failed)) - unverified
+        parts = [f"{disagree} / {n} elements disagree ({detail})"] if disagree else []
+        if unverified and self.metadata.random:
+            if unverified == n:
+                lost = f"no element could be verified (all {n} inconclusive)"
+            elif disagree:
+                lost = f"{_plural(unverified, 'more element')} could not be verified"
+            else:
+                lost = f"{unverified} / {n} elements could not be verified ({detail})"
+            parts.append(
+                f"f is random (it returned different values at the same point), so {lost}; "
+                "seed the random generator f uses, or switch off dropout, and check again"
+            )
+        elif unverified:
+            parts.append(
+                f"no element could be verified (all {n} inconclusive): the finite differences "
+                "were too uncertain to decide any of them; pass step= with the scale f varies "
+                "on, or check at another point"
+            )
+        return "gradcheck FAILED: " + "; ".join(parts)
 
     def __str__(self) -> str:
         md = self.metadata
@@ -410,6 +455,7 @@ class Report:
                 "seconds": md.seconds,
                 "noise": [_number(v) for v in md.noise],
                 "warnings": list(md.warnings),
+                "random": md.random,
             },
             "parameters": [
                 {
