@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradcheck
-from gradcheck.report import SCHEMA_VERSION, Metadata, Report
+from gradcheck.problem import element_label
+from gradcheck.report import MAX_ROWS, SCHEMA_VERSION, Metadata, Report
 from gradcheck.tolerance import Verdict
 
 
@@ -236,3 +243,283 @@ def test_every_rendering_fails_a_random_report_with_the_reason() -> None:
     console = Console(record=True, width=400, color_system=None)
     console.print(report)
     assert report.headline() in console.export_text()
+
+
+# -- JSON, elements and summaries: the same as the per-element implementation ----------
+
+
+def _reference_summary(report: Report, start: int, stop: int) -> dict[str, object]:
+    """One parameter's summary as the per-parameter loop computed it."""
+    with np.errstate(all="ignore"):
+        gap = np.abs(report.analytic - report.numeric)[:, start:stop]
+        rel = gap / np.maximum(np.abs(report.analytic), np.abs(report.numeric))[:, start:stop]
+        tol = report.tolerance[:, start:stop]
+        margin = np.where(tol > 0, gap / tol, np.inf * (gap > 0))
+    worst = None
+    if stop > start:
+        score = np.where(np.isfinite(margin), margin, -1.0)
+        mismatch = report.verdicts[:, start:stop] == Verdict.MISMATCH
+        score = np.where(mismatch, score + 1e300, score)
+        output, local = np.unravel_index(int(np.argmax(score)), score.shape)
+        worst = report.element(int(output), start + int(local)).name
+    codes = report.verdicts[:, start:stop]
+    max_abs = float(np.nanmax(gap, initial=0.0))
+    max_rel = float(np.nanmax(np.nan_to_num(rel), initial=0.0))
+    return {
+        "counts": {str(v): int(np.count_nonzero(codes == v)) for v in Verdict},
+        "worst": worst,
+        "max_abs_error": max_abs if math.isfinite(max_abs) else None,
+        "max_rel_error": max_rel if math.isfinite(max_rel) else None,
+    }
+
+
+def _reference_dict(report: Report) -> dict[str, Any]:
+    """The JSON data as the per-element implementation wrote it, one dict per element."""
+
+    def number(value: float) -> float | None:
+        return float(value) if math.isfinite(value) else None
+
+    md = report.metadata
+    sizes = [math.prod(shape) for _, shape in report.parameters]
+    ends = np.cumsum(sizes)
+    m, n = report.verdicts.shape
+    elements = []
+    for output in range(m):
+        out = (
+            [int(k) for k in np.unravel_index(output, report.output_shape)]
+            if report.output_shape
+            else []
+        )
+        for i in range(n):
+            owner = int(np.searchsorted(ends, i, side="right"))
+            local = i - (int(ends[owner - 1]) if owner else 0)
+            name, shape = report.parameters[owner]
+            label = element_label(name, shape, local)
+            values = {
+                key: float(getattr(report, key)[output, i])
+                for key in ("analytic", "numeric", "error", "tolerance", "left", "right")
+            }
+            elements.append(
+                {
+                    "name": f"f[{', '.join(map(str, out))}] / {label}" if out else label,
+                    "parameter": name,
+                    "index": [int(k) for k in np.unravel_index(local, shape)] if shape else [],
+                    "output": out,
+                    **{key: number(values[key]) for key in ("analytic", "numeric", "error")},
+                    "tolerance": number(values["tolerance"]),
+                    "detectable": number(values["tolerance"] + values["error"]),
+                    "verdict": str(Verdict(int(report.verdicts[output, i]))),
+                    "left": number(values["left"]),
+                    "right": number(values["right"]),
+                }
+            )
+    parameters = []
+    for (name, shape), size, end in zip(report.parameters, sizes, ends, strict=True):
+        summary = _reference_summary(report, int(end) - size, int(end))
+        parameters.append(
+            {"name": name, "shape": list(shape), "size": size, "counts": summary["counts"]}
+            | {k: summary[k] for k in ("worst", "max_abs_error", "max_rel_error")}
+        )
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "ok": report.ok,
+        "strict": report.strict,
+        "counts": report.counts,
+        "metadata": {
+            "backend": md.backend,
+            "dtype": md.dtype,
+            "method": md.method,
+            "rtol": md.rtol,
+            "atol": md.atol,
+            "seed": md.seed,
+            "function_evaluations": md.function_evaluations,
+            "gradient_evaluations": md.gradient_evaluations,
+            "seconds": md.seconds,
+            "noise": [number(v) for v in md.noise],
+            "warnings": list(md.warnings),
+            "random": md.random,
+        },
+        "parameters": parameters,
+        "elements": elements,
+    }
+
+
+SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e16, 1e-5, 1e-4, 5e-324, 1e300, 3.0, -123456789.0]
+
+
+def _synthetic(
+    parameters: tuple[tuple[str, tuple[int, ...]], ...],
+    output_shape: tuple[int, ...],
+    rng: np.random.Generator,
+) -> Report:
+    """Random numbers over twenty decades, special values among them, random verdicts."""
+    n = sum(math.prod(shape) for _, shape in parameters)
+    m = math.prod(output_shape)
+    shape = (m, n)
+    arrays = [rng.normal(size=shape) * 10.0 ** rng.integers(-20, 20, size=shape) for _ in "ant"]
+    for values in arrays:
+        values.flat[rng.integers(0, max(m * n, 1), size=min(m * n, 4))] = rng.choice(SPECIAL)
+    analytic, numeric, error = arrays
+    verdicts = rng.integers(0, 4, size=shape).astype(np.int8)
+    left = np.where(verdicts == Verdict.KINK, rng.normal(size=shape), np.nan)
+    return Report(
+        parameters=parameters,
+        output_shape=output_shape,
+        analytic=analytic,
+        numeric=numeric,
+        error=np.abs(error),
+        tolerance=np.abs(error) * 3,
+        verdicts=verdicts,
+        left=left,
+        right=left + 1.0,
+        step=np.full(n, 1e-5),
+        strict=False,
+        metadata=Metadata(
+            "numpy", "float64", "central", 1e-6, 0, 7, 10, 1, 0.25, (1e-16,) * m, ('é "w"',)
+        ),
+    )
+
+
+LAYOUTS = [
+    ((("W", (3, 4)), ("b", (4,)), ("s", ())), ()),
+    ((('x"\\é%', (2,)), ("empty", (0,)), ("t", (2, 1, 3))), (2, 3)),
+    ((("a", ()), ("b", ())), (4,)),
+    ((("W", (5, 7)),), ()),
+    ((("layers[0]", (2, 2)), ("layers[1]", (2,))), (1,)),
+]
+
+
+@pytest.mark.parametrize(("parameters", "output_shape"), LAYOUTS)
+def test_json_is_byte_for_byte_what_the_per_element_format_wrote(
+    parameters: tuple[tuple[str, tuple[int, ...]], ...],
+    output_shape: tuple[int, ...],
+    rng: np.random.Generator,
+) -> None:
+    for _ in range(3):
+        report = _synthetic(parameters, output_shape, rng)
+        reference = _reference_dict(report)
+        for indent in (None, 0, 2, 4):
+            assert report.to_json(indent=indent) == json.dumps(reference, indent=indent)
+        assert json.dumps(report.to_dict()) == json.dumps(reference)
+
+
+def test_elements_labels_and_summaries_are_those_of_the_per_element_loop(
+    rng: np.random.Generator,
+) -> None:
+    for parameters, output_shape in LAYOUTS:
+        report = _synthetic(parameters, output_shape, rng)
+        reference = _reference_dict(report)
+        elements = list(report.elements())
+        assert [e.name for e in elements] == [e["name"] for e in reference["elements"]]
+        assert [list(e.index) for e in elements] == [e["index"] for e in reference["elements"]]
+        assert report.labels == tuple(
+            element_label(name, shape, j)
+            for name, shape in parameters
+            for j in range(math.prod(shape))
+        )
+        for verdict in Verdict:
+            chosen = [e.name for e in report.elements(verdict)]
+            assert chosen == [e.name for e in elements if e.verdict == verdict]
+        worst = [s.worst.name if s.worst else None for s in report.summaries()]
+        assert worst == [p["worst"] for p in reference["parameters"]]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=4),
+            st.lists(st.integers(0, 3), max_size=3).map(tuple),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.integers(1, 3), max_size=2).map(tuple),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([None, 0, 1, 2]),
+)
+def test_json_of_any_layout_is_what_the_per_element_format_wrote(
+    parameters: list[tuple[str, tuple[int, ...]]],
+    output_shape: tuple[int, ...],
+    seed: int,
+    indent: int | None,
+) -> None:
+    report = _synthetic(tuple(parameters), output_shape, np.random.default_rng(seed))
+    reference = _reference_dict(report)
+    assert report.to_json(indent=indent) == json.dumps(reference, indent=indent)
+    assert json.dumps(report.to_dict()) == json.dumps(reference)
+
+
+def test_write_json_to_a_path_or_a_text_file_writes_the_document(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    report = _synthetic(*LAYOUTS[1], rng)
+    report.write_json(tmp_path / "report.json")
+    assert (tmp_path / "report.json").read_text(encoding="utf-8") == report.to_json()
+    stream = io.StringIO()
+    report.write_json(stream, indent=None)
+    assert stream.getvalue() == report.to_json(indent=None)
+
+
+def test_write_json_at_a_level_nests_in_a_larger_document_as_json_dumps_would(
+    rng: np.random.Generator,
+) -> None:
+    report = _synthetic(*LAYOUTS[0], rng)
+    whole = {"schema_version": 1, "cases": [{"id": "a.py::f", "report": report.to_dict()}]}
+    for indent in (None, 2):
+        outer = {"schema_version": 1, "cases": [{"id": "a.py::f", "report": "\0"}]}
+        before, after = json.dumps(outer, indent=indent).split('"\\u0000"')
+        stream = io.StringIO()
+        stream.write(before)
+        report.write_json(stream, indent=indent, level=3)
+        stream.write(after)
+        assert stream.getvalue() == json.dumps(whole, indent=indent)
+
+
+class _Writes(io.StringIO):
+    """A text file that records the size of every piece written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+
+    def write(self, text: str) -> int:
+        self.sizes.append(len(text))
+        return super().write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
+        for line in lines:
+            self.write(line)
+
+
+def test_write_json_streams_a_large_report_in_pieces(rng: np.random.Generator) -> None:
+    report = _synthetic((("W", (300, 200)),), (), rng)
+    stream = _Writes()
+    report.write_json(stream)
+    assert stream.getvalue() == report.to_json()
+    assert max(stream.sizes) < sum(stream.sizes) / 3  # never the whole document at once
+
+
+def test_text_of_a_report_with_many_parameters_stays_short_and_shows_the_failing_ones() -> None:
+    codes = [OK] * 200
+    codes[37] = codes[180] = MISMATCH
+    parameters = tuple((f"p{k}", ()) for k in range(200))
+    report = _report(codes, parameters=parameters)
+    lines = str(report).splitlines()
+    assert lines[0] == "gradcheck FAILED: 2 / 200 elements disagree (ok 198, mismatch 2)"
+    assert len(lines) < 3 * MAX_ROWS
+    summary = [line for line in lines if line.startswith("  p") and "worst" in line]
+    assert len(summary) == MAX_ROWS
+    shown = [line.split()[0] for line in summary]
+    assert "p37" in shown  # the failing parameters are among those shown
+    assert "p180" in shown
+    assert shown == sorted(shown, key=lambda name: int(name[1:]))  # in parameter order
+    assert lines[-1] == f"  ... and {200 - MAX_ROWS} more parameters"
+
+
+def test_text_of_a_large_unverified_report_lists_a_page_of_elements() -> None:
+    report = _report([INCONCLUSIVE] * 1000, random=True)
+    lines = str(report).splitlines()
+    rows = [line for line in lines if line.strip().startswith("x[")]
+    assert len(rows) == MAX_ROWS
+    assert f"  ... and {1000 - MAX_ROWS} more" in lines
