@@ -27,6 +27,7 @@ def check(
     seed: int | None = None,
     strict: bool = False,
     bounds: tuple[object, object] | None = None,
+    reseed: bool = True,
     **kwargs: object,
 ) -> Report:
     """Compare an analytic gradient with finite differences, element by element.
@@ -70,6 +71,10 @@ def check(
         Numbers or arrays broadcastable to the flat parameter vector (None or -inf / inf
         where unbounded). f is never evaluated outside them; next to a bound the
         differences are one-sided.
+    reseed : bool, default True
+        Reseed NumPy's and Python's global generators (and the backend's own, such as
+        torch's) before every evaluation, so that an f that draws from them (dropout) is
+        checked for one fixed draw; their states are put back afterwards.
     **kwargs
         Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
         backend). An option no one uses is an error.
@@ -115,8 +120,9 @@ def check(
         seed=seed,
         strict=strict,
         bounds=bounds,
+        reseed=reseed,
     )
-    problem = plugins.adapt(obj, args, grad, value_and_grad, dict(kwargs))
+    problem = plugins.adapt(obj, args, grad, value_and_grad, {**kwargs, "reseed": options.reseed})
     return engine.run(problem, options)
 
 

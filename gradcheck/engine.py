@@ -46,6 +46,7 @@ from gradcheck.refinement import (
     merged,
     quadratic_slope,
     roundoff,
+    sharpest,
 )
 from gradcheck.report import Metadata, Report
 from gradcheck.tolerance import (
@@ -102,9 +103,13 @@ def run(problem: Problem, options: Options) -> Report:
         else int(np.random.SeedSequence().generate_state(1)[0])
     )
     rng = np.random.default_rng(seed)
-    session = Session(problem)
+    session = Session(problem, reseed=options.reseed)
     try:
-        result = _Check(session, options, rng).result()
+        # the engine's own arithmetic meets inf and NaN from f on purpose (a pole, a
+        # domain edge); f itself runs under the caller's settings (Session.value)
+        with np.errstate(all="ignore"):
+            check = _Check(session, options, rng)
+            result = check.result()
     finally:
         session.close()
     return Report(
@@ -130,7 +135,8 @@ def run(problem: Problem, options: Options) -> Report:
             gradient_evaluations=session.gradient_calls,
             seconds=time.perf_counter() - started,
             noise=tuple(float(v) for v in result.noise),
-            warnings=(*session.warnings, *problem.notes),
+            warnings=(*session.warnings, *session.notes, *problem.notes),
+            random=check.random,
         ),
     )
 
@@ -157,6 +163,7 @@ class _Check:
         self.rng = rng
         problem = session.problem
         self.x0 = problem.flat_values()
+        self.random = False  # f returned different values at the same point
         self.lower, self.upper = options.resolve_bounds(self.x0)
         self.noise = np.zeros(0)
         # each element's own scale: its magnitude, or its parameter's largest if below 1
@@ -188,16 +195,24 @@ class _Check:
         repeat = s.value_at_start("a second time at the start point")
         spread = np.zeros_like(f0)
         if not np.array_equal(repeat, f0):
+            self.random = True
             values = np.stack(
                 [f0, repeat] + [s.value_at_start("again") for _ in range(REPEATS - 2)]
             )
             spread = values.std(axis=0, ddof=1)
             f0 = values.mean(axis=0)
+            fix = (
+                "gradcheck reseeds numpy.random, random and torch before every evaluation, so "
+                "f draws from a generator of its own (np.random.default_rng() without a seed, "
+                "os.urandom, a data loader): give f a seeded generator, or switch off dropout"
+                if s.reseed
+                else "reseeding is off: check with reseed=True, or switch off dropout"
+            )
             s.warnings.append(
-                "f is non-deterministic: at the same point it returned values with standard "
-                f"deviation {_fmt(spread.max())} (for example {_fmt(values[0, 0])} and "
-                f"{_fmt(values[1, 0])}); it is treated as noise, so verdicts are only as sharp "
-                "as that noise allows. Fix the seed or switch off dropout to check exactly."
+                "f is random: at the same point it returned values with standard deviation "
+                f"{_fmt(spread.max())} (for example {_fmt(values[0, 0])} and "
+                f"{_fmt(values[1, 0])}); that noise is in the error model, and an element it "
+                f"leaves undecided fails the check. {fix}."
             )
         g = s.gradient()
         mutation = s.mutated()
@@ -488,11 +503,35 @@ class _Check:
         scale: FloatArray,
         model: ErrorModel,
     ) -> Column:
+        """Refine column i from the level ``first`` (steps h) to a verdict.
+
+        Levels 2h, h, h/4, h/16, ... are taken in Richardson pairs, each with its
+        convergence order measured from the three latest levels:
+
+        ==========================================  ===================================
+        what the pairs show                         verdict
+        ==========================================  ===================================
+        f undefined on one side of a level          one-sided, from the defined side
+        smooth, consistent with the chain so far    joins the chain; the sharpest pair
+                                                    of the chain decides
+        sharpest says mismatch, chain of two        mismatch (a second consistent pair
+                                                    confirms its value)
+        sharpest says mismatch, chain of one        a finer pair, or the same steps
+                                                    shifted where finer cannot resolve
+        sharpest agrees, round-off dominates        ok: finer pairs are only noisier
+        smooth, inconsistent with the chain         both, their disagreement added to
+                                                    the error
+        one-sided gap stuck (not shrinking, not     kink
+        growing) at two pairs in a row
+        no smooth pair before steps run out         unsettled: spread, never ok
+        ==========================================  ===================================
+
+        A noisier pair never overturns a sharper one: where two consistent pairs
+        disagree about the verdict, the one with the smaller error is right.
+        """
         levels = [self._level(i, h, 2.0), first]
-        mismatch_seen = False
         kink_votes = 0
-        best: Column | None = None  # the last smooth pair that agreed
-        previous: Column | None = None  # the last smooth pair
+        chain: list[tuple[Pair, Level, Level]] = []  # consistent smooth pairs, coarse first
         while True:
             coarse, fine = levels[-2], levels[-1]
             for level in (coarse, fine):
@@ -502,39 +541,22 @@ class _Check:
             pair = Pair(coarse, fine, f0, g, scale, model, order)
             if pair.smooth:
                 kink_votes = 0
-                result = pair.column
-                if previous is not None and inconsistent(previous, result):
+                if chain and inconsistent(chain[-1][0].column, pair.column):
                     # two smooth pairs that differ by more than both errors allow: the
                     # error model does not hold here (rounding biased over the step's
                     # range, as float32 powers are), so judge on their disagreement
-                    return merged(previous, result, g, scale, pair.model)
-                mismatch = result.verdicts == Verdict.MISMATCH
-                if mismatch.any():
-                    if mismatch_seen:
-                        return result  # confirmed by a second, finer, consistent pair
-                    gap = np.abs(g - pair.estimate)[mismatch]
-                    if np.any(SAFETY * 4 * pair.rho_fine[mismatch] >= gap):
-                        # a finer pair could not resolve the gap: confirm with the same
-                        # steps shifted, whose round-off is independent of these
-                        shifted = Pair(
-                            self._level(i, h, coarse.mult * SHIFT),
-                            self._level(i, h, fine.mult * SHIFT),
-                            f0,
-                            g,
-                            scale,
-                            model,
-                        )
-                        if not shifted.smooth:
-                            return result._replace(
-                                verdicts=np.full_like(result.verdicts, Verdict.INCONCLUSIVE)
-                            )
-                        return merged(result, shifted.column, g, scale, pair.model)
-                    mismatch_seen = True
-                elif mismatch_seen or not np.any(pair.truncation > pair.roundoff):
-                    return result
-                else:
-                    best = result  # agrees, but truncation dominates: a finer pair is sharper
-                previous = result
+                    return merged(chain[-1][0].column, pair.column, g, scale, pair.model)
+                chain.append((pair, coarse, fine))
+                decided = sharpest([p.column for p, _, _ in chain])
+                if np.any(decided.verdicts == Verdict.MISMATCH):
+                    if len(chain) >= 2:
+                        return decided
+                    gap = np.abs(g - pair.estimate)
+                    if np.any(SAFETY * 4 * pair.rho_fine >= gap):
+                        # a finer pair could not resolve the gap
+                        return self._confirm_shifted(i, h, chain[0], f0, g, scale, model)
+                elif not np.any(pair.truncation > pair.roundoff):
+                    return decided  # finer pairs only add round-off
             else:
                 significant = np.abs(pair.gap_fine) > pair.noise_fine
                 # a kink's gap tends to the jump of f': it neither shrinks with the step
@@ -552,7 +574,39 @@ class _Check:
             if len(levels) >= MAX_LEVELS:
                 break
             levels.append(self._level(i, h, fine.mult / 4.0))
-        return best if best is not None else self._unsettled(levels, f0, g, scale, model)
+        if not chain:
+            return self._unsettled(levels, f0, g, scale, model)
+        decided = sharpest([p.column for p, _, _ in chain])
+        if len(chain) == 1 and np.any(decided.verdicts == Verdict.MISMATCH):
+            return self._confirm_shifted(i, h, chain[0], f0, g, scale, model)
+        return decided
+
+    def _confirm_shifted(
+        self,
+        i: int,
+        h: float,
+        found: tuple[Pair, Level, Level],
+        f0: FloatArray,
+        g: FloatArray,
+        scale: FloatArray,
+        model: ErrorModel,
+    ) -> Column:
+        """A mismatch from one pair, confirmed (or not) by the same steps shifted by
+        ``SHIFT``, whose round-off is independent of the first pair's."""
+        pair, coarse, fine = found
+        shifted = Pair(
+            self._level(i, h, coarse.mult * SHIFT),
+            self._level(i, h, fine.mult * SHIFT),
+            f0,
+            g,
+            scale,
+            model,
+        )
+        if not shifted.smooth:
+            return pair.column._replace(
+                verdicts=np.full_like(pair.column.verdicts, Verdict.INCONCLUSIVE)
+            )
+        return merged(pair.column, shifted.column, g, scale, pair.model)
 
     def _kink(
         self,

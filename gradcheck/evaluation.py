@@ -180,6 +180,9 @@ class Session:
         self.notes: list[str] = []
         self.reseed = reseed
         self.random_state = GlobalRandomState(reseed)
+        # NumPy's floating-point error handling as the caller set it: the engine ignores
+        # inf and NaN in its own arithmetic, the user's code runs under the caller's
+        self.user_errstate = np.geterr()
 
     # -- evaluation -------------------------------------------------------------------
 
@@ -255,7 +258,8 @@ class Session:
         """f at whatever the storage holds now; ``what`` says where, for error messages."""
         self.random_state.fix()
         try:
-            raw = self.problem.value()
+            with np.errstate(**self.user_errstate):
+                raw = self.problem.value()
         except GradcheckError:
             raise
         except Exception as exc:
@@ -289,7 +293,8 @@ class Session:
         assert batched is not None  # checked by the caller
         self.random_state.fix()
         try:
-            raw = batched(index, x)
+            with np.errstate(**self.user_errstate):
+                raw = batched(index, x)
         except GradcheckError:
             raise
         except Exception as exc:
@@ -341,7 +346,8 @@ class Session:
         state = self.random_state
         while True:
             state.fix()
-            up, down = self._sweep_values(plus.tolist(), minus.tolist(), state.fix_drawn)
+            with np.errstate(**self.user_errstate):
+                up, down = self._sweep_values(plus.tolist(), minus.tolist(), state.fix_drawn)
             if not any(g in state.fixed for g in self._record_draws("f")):
                 break
         return self.stack(up, plus), self.stack(down, minus)
@@ -385,7 +391,8 @@ class Session:
         param, j = self.owner[i]
         self.random_state.fix()
         try:
-            raw = complex_value(z)
+            with np.errstate(**self.user_errstate):
+                raw = complex_value(z)
         except GradcheckError:
             raise
         except Exception as exc:
@@ -404,7 +411,8 @@ class Session:
             self.reset_storage()
         self.random_state.fix()
         try:
-            raw = self.problem.gradient()
+            with np.errstate(**self.user_errstate):
+                raw = self.problem.gradient()
         except GradcheckError:
             raise
         except Exception as exc:

@@ -53,8 +53,11 @@ def gradcheck_adapt(
         :class:`~gradcheck.InvalidArgument` when one is given, rather than ignore it.
     kwargs : dict
         Keyword arguments of ``check`` that gradcheck itself does not know (for example
-        ``loss=`` for a module). Remove each key you use; anything left afterwards is
-        reported to the user as an unknown option.
+        ``loss=`` for a module), plus the options gradcheck shares with backends:
+        ``reseed`` (bool, default True: make a random f deterministic where you can,
+        e.g. by reseeding your framework's generator before every evaluation). Remove
+        each key you use; anything left afterwards, shared options aside, is reported to
+        the user as an unknown option.
 
     Returns
     -------

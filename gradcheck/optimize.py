@@ -58,7 +58,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 
-CHECK_OPTIONS = frozenset({"method", "rtol", "atol", "step", "seed", "strict"})
+CHECK_OPTIONS = frozenset({"method", "rtol", "atol", "step", "seed", "strict", "reseed"})
 """Options of :func:`gradcheck.check` that :func:`checked` and :func:`minimize` pass on."""
 
 OnMismatch = Literal["raise", "warn"]

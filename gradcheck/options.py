@@ -53,6 +53,10 @@ class Options:
         Array-likes broadcastable to the flat parameter vector (-inf / inf where
         unbounded). f is never evaluated outside them: next to a bound the engine uses
         one-sided differences.
+    reseed : bool
+        Whether NumPy's and Python's global generators (and a backend's own, such as
+        torch's) are reseeded before every evaluation, so that a random f is checked for
+        one fixed draw; their states are put back after the check either way.
     """
 
     method: Method = Method.CENTRAL
@@ -62,6 +66,7 @@ class Options:
     seed: int | None = None
     strict: bool = False
     bounds: tuple[object, object] | None = None
+    reseed: bool = True
 
     def __post_init__(self) -> None:
         try:
@@ -83,6 +88,9 @@ class Options:
             raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
+        if not isinstance(self.reseed, bool | np.bool_):
+            raise InvalidArgument(f"reseed={self.reseed!r:.40}: expected True or False")
+        object.__setattr__(self, "reseed", bool(self.reseed))
         if self.bounds is not None and (
             not isinstance(self.bounds, tuple | list) or len(self.bounds) != 2
         ):

@@ -65,6 +65,10 @@ def backends(pm: pluggy.PluginManager | None = None) -> list[BackendInfo]:
     return list(dict.fromkeys(infos))
 
 
+SHARED_OPTIONS = ("reseed",)
+"""Options of ``check`` that the engine uses and backends may honour too."""
+
+
 def adapt(
     obj: object,
     args: tuple[object, ...],
@@ -90,6 +94,8 @@ def adapt(
         )
     if not isinstance(problem, Problem):
         raise InvalidArgument(f"a backend returned {type(problem).__name__}, not a Problem")
+    for name in SHARED_OPTIONS:
+        unused.pop(name, None)  # a backend may honour these or not
     if unused:
         problem.restore()
         raise InvalidArgument(

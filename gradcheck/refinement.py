@@ -27,6 +27,7 @@ __all__ = [
     "merged",
     "quadratic_slope",
     "roundoff",
+    "sharpest",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -121,6 +122,15 @@ def convergence_order(levels: list[Level], model: ErrorModel) -> float:
 def inconsistent(a: Column, b: Column) -> bool:
     """Whether two estimates of a column differ by more than their errors allow."""
     return bool(np.any(np.abs(a.numeric - b.numeric) > SAFETY * (a.error + b.error)))
+
+
+def sharpest(columns: list[Column]) -> Column:
+    """Per output, the estimate with the smallest error among consistent ones."""
+    errors = np.stack([np.where(np.isnan(c.error), np.inf, c.error) for c in columns])
+    pick = np.argmin(errors, axis=0)
+    rows = np.arange(pick.size)
+    fields = [np.stack(values)[pick, rows] for values in zip(*columns, strict=True)]
+    return Column(*fields)
 
 
 def merged(a: Column, b: Column, g: FloatArray, scale: FloatArray, model: ErrorModel) -> Column:

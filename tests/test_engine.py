@@ -155,17 +155,43 @@ def test_kink_near_but_not_at_the_point_is_judged_on_its_smooth_side() -> None:
 # -- noise, float32, scales --------------------------------------------------------------
 
 
-def test_random_f_is_named_as_non_deterministic_not_as_a_wrong_gradient(
+def test_random_f_gradcheck_cannot_reseed_fails_as_random_not_as_a_wrong_gradient(
     rng: np.random.Generator,
 ) -> None:
-    def dropout_loss(w: np.ndarray) -> float:
+    def dropout_loss(w: np.ndarray) -> float:  # a generator of its own: nothing to reseed
         mask = rng.random(w.shape) > 0.5
         return float(np.sum((2 * mask * w) ** 2))
 
     report = gradcheck.check(dropout_loss, np.array([1.0, 2.0, 3.0]), grad=lambda w: 4 * w)
-    assert report.ok
+    assert not report.ok  # it verified nothing
+    assert report.metadata.random
     assert report.counts["mismatch"] == 0
-    assert any("non-deterministic" in w for w in report.metadata.warnings)
+    assert any("f is random" in w and "seeded generator" in w for w in report.metadata.warnings)
+    assert "f is random" in str(report).splitlines()[0]
+
+
+def test_dropout_from_the_global_numpy_generator_is_reseeded_and_checked_exactly() -> None:
+    state = np.random.get_state()
+
+    def dropout_loss(w: np.ndarray) -> float:
+        mask = np.random.random_sample(w.shape) > 0.5
+        return float(np.sum((2 * mask * w) ** 2))
+
+    def dropout_grad(w: np.ndarray) -> np.ndarray:  # the same draw: reseeded alike
+        mask = np.random.random_sample(w.shape) > 0.5
+        return 8 * mask * w
+
+    right = gradcheck.check(dropout_loss, np.array([1.0, 2.0, 3.0]), grad=dropout_grad)
+    assert right.ok and right.counts["ok"] == 3, str(right)
+    assert not right.metadata.random
+    flipped = gradcheck.check(
+        dropout_loss, np.array([1.0, 2.0, 3.0]), grad=lambda w: -dropout_grad(w)
+    )
+    assert not flipped.ok
+    assert flipped.counts["mismatch"] >= 1
+    assert any("numpy.random" in w for w in flipped.metadata.warnings)
+    after = np.random.get_state()
+    assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2:] == state[2:]
 
 
 def test_slightly_noisy_f_still_catches_a_large_error(rng: np.random.Generator) -> None:
