@@ -315,7 +315,38 @@ class _Check:
                 column.tolerance,
             )
             verdicts[:, i], left[:, i], right[:, i] = column.verdicts, column.left, column.right
+        self._note_unchanged(f0, f_plus, f_minus, g, verdicts)
         return _Result(g, numeric, error, tolerance, verdicts, left, right, h_plus, noise)
+
+    def _note_unchanged(
+        self,
+        f0: FloatArray,
+        f_plus: FloatArray,
+        f_minus: FloatArray,
+        g: FloatArray,
+        verdicts: NDArray[np.int8],
+    ) -> None:
+        """Say so where f returned exactly f0 on both sides of a mismatching element."""
+        unchanged = np.all((f_plus == f0[:, None]) & (f_minus == f0[:, None]), axis=0)
+        flagged = unchanged & np.any(verdicts == Verdict.MISMATCH, axis=0)
+        if not flagged.any():
+            return
+        labels = [self.session.label(int(i)) for i in np.flatnonzero(flagged)[:3]]
+        more = f" and {int(flagged.sum()) - 3} more" if flagged.sum() > 3 else ""
+        if np.all(unchanged | ~np.any(g != 0, axis=0)):
+            self.session.warnings.append(
+                "f did not change when any parameter changed: f returned exactly the same "
+                "value with every element moved either way, so every numeric derivative is "
+                "0. Does f compute its result once, outside the function gradcheck calls "
+                "(a loss built before the check, a cached value)? f must recompute from "
+                "the parameters it is given on every call"
+            )
+        else:
+            self.session.warnings.append(
+                f"f did not change when {', '.join(labels)}{more} changed (exactly the same "
+                "value with the element moved either way), while the gradient says it "
+                "should: the numeric derivative there is 0"
+            )
 
     def _sided_points(
         self,
@@ -372,6 +403,14 @@ class _Check:
         inside the step: ``logit`` near 1, ``arccosh`` near 1)."""
         direction = -1.0 if np.all(np.isfinite(level.f_minus)) else 1.0
         step = level.h_plus if direction > 0 else level.h_minus
+        bad = level.f_plus if direction < 0 else level.f_minus
+        value = bad[~np.isfinite(bad)][0]
+        where = self.x0[i] + level.h_plus if direction < 0 else self.x0[i] - level.h_minus
+        self.session.warnings.append(
+            f"f is {value} at {self.session.label(i)} = {float(where)!r} (a step of "
+            f"{_fmt(step)} from the start): {self.session.label(i)} was differenced from "
+            "the other side only"
+        )
         near, a1 = self._step_toward(i, step, direction)
         far, a2 = self._step_toward(i, 2.0 * step, direction)
         points = (self.session.at(i, near), self.session.at(i, far), a1, a2)

@@ -242,6 +242,11 @@ class Session:
             )
         return array.astype(np.float64, copy=False).reshape(len(raws), -1).T
 
+    def label(self, i: int) -> str:
+        """Name of flat element i, e.g. ``W1[3, 2]``."""
+        param, j = self.owner[i]
+        return param.label(j)
+
     def _with(self, i: int, x: float) -> str:
         param, j = self.owner[i]
         return f"with {param.label(j)} = {x!r}"

@@ -95,12 +95,14 @@ class NoiseProbe:
         that size were added up to make f, and their rounding (correlated over short
         ranges, so a local table can miss it) does not shrink with f. The rounding unit is
         the dtype's, or a coarser one when every value f returned lies on that dtype's
-        lattice (a float64 interface around a float32 computation).
+        lattice (a float64 interface around a float32 computation). Never below half an
+        ulp of f's own value, however small its scale (subnormal parameters).
         """
         self.seen = [f0]
         measured = self._ecnoise(f0, g)
         sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
-        return np.maximum(NOISE_BOUND * sigma, self.precision() * self.f_scale(f0, g))
+        floor = np.maximum(self.precision() * self.f_scale(f0, g), 0.5 * np.spacing(np.abs(f0)))
+        return np.maximum(NOISE_BOUND * sigma, floor)
 
     def precision(self) -> float:
         """Rounding unit of f's values: the coarsest dtype whose lattice holds them all."""

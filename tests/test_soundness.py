@@ -242,3 +242,23 @@ def test_a_pole_inside_the_step_is_never_a_confident_mismatch(name: str, x0: flo
     for seed in range(3):
         report = gradcheck.check(lambda x: float(f(x[0])), np.array([x0]), grad=df, seed=seed)
         assert report.counts["mismatch"] == 0, str(report)
+
+
+# -- what the report says when f did not move, or is not finite on one side ---------------
+
+
+def test_an_f_that_never_changes_is_named_as_such() -> None:
+    frozen = float(np.sum(np.array([1.0, 2.0]) ** 2))  # computed once, outside f
+    report = gradcheck.check(lambda x: frozen, np.array([1.0, 2.0]), grad=lambda x: 2 * x)
+    assert report.counts["mismatch"] == 2
+    assert any("f did not change when any parameter changed" in w for w in report.metadata.warnings)
+
+
+def test_an_f_not_finite_on_one_side_is_named_with_the_point() -> None:
+    from scipy.special import logit
+
+    report = gradcheck.check(
+        lambda x: float(logit(x[0])), np.array([1 - 2e-9]), grad=lambda x: 1 / (x * (1 - x))
+    )
+    assert report.counts["ok"] == 1
+    assert any(w.startswith("f is nan at x[0] = 1.0000") for w in report.metadata.warnings)
