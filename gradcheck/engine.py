@@ -136,7 +136,7 @@ def run(problem: Problem, options: Options) -> Report:
             seconds=time.perf_counter() - started,
             noise=tuple(float(v) for v in result.noise),
             warnings=(*session.warnings, *session.notes, *problem.notes),
-            random=check.random,
+            random=check.random or problem.random,
         ),
     )
 
@@ -202,9 +202,11 @@ class _Check:
             spread = values.std(axis=0, ddof=1)
             f0 = values.mean(axis=0)
             fix = (
-                "gradcheck reseeds numpy.random, random and torch before every evaluation, so "
-                "f draws from a generator of its own (np.random.default_rng() without a seed, "
-                "os.urandom, a data loader): give f a seeded generator, or switch off dropout"
+                "gradcheck reseeds the global generators (numpy.random, random, and the "
+                f"{s.problem.backend} backend's own where it has one) before every evaluation, "
+                "so f draws from a generator of its own (np.random.default_rng() without a "
+                "seed, os.urandom, a data loader): give f a seeded generator, or switch off "
+                "dropout"
                 if s.reseed
                 else "reseeding is off: check with reseed=True, or switch off dropout"
             )

@@ -193,6 +193,7 @@ class Problem:
         self.complex_value = complex_value
         self.perturbed_values = perturbed_values
         self._restore = restore
+        self.random = False
         self.notes: list[str] = []
         for text in notes:
             self.note(text)
@@ -210,6 +211,13 @@ class Problem:
         """Add a fact to the report's warnings (once, however often it is noted)."""
         if text not in self.notes:
             self.notes.append(text)
+
+    def mark_random(self, text: str) -> None:
+        """Say that f draws random numbers the backend could not fix (``text`` says which
+        and how to fix it). The report then fails wherever that noise leaves an element
+        undecided, as when the engine sees f change at the same point itself."""
+        self.random = True
+        self.note(text)
 
     def restore(self) -> None:
         """Undo whatever the backend changed in the user's objects."""

@@ -53,6 +53,7 @@ class Reporter:
     def __init__(self) -> None:
         self.notes: list[str] = []
         self.problem: Problem | None = None
+        self.unfixed = False  # random draws seen before the Problem existed
 
     def __call__(self, text: str) -> None:
         if text in self.notes:
@@ -60,6 +61,18 @@ class Reporter:
         self.notes.append(text)
         if self.problem is not None:
             self.problem.note(text)
+
+    def random(self, text: str, *, fixed: bool) -> None:
+        """Note that the objective drew random numbers; unless reseeding ``fixed`` the
+        draws, the problem is random and the report fails where that leaves an element
+        undecided."""
+        if fixed:
+            self(text)
+        elif self.problem is not None:
+            self.problem.mark_random(text)
+        else:
+            self.unfixed = True
+            self(text)
 
     def withdraw(self, *texts: str) -> None:
         """Take back notes that no longer hold, before the Problem exists."""
@@ -223,7 +236,7 @@ def build_problem(
             batch=options.batch,
             reseed=options.reseed,
             note=reporter,
-            on_random=lambda: reporter(random_note()),
+            on_random=lambda: reporter.random(random_note(), fixed=options.reseed),
         )
 
     chosen = evaluator(dtype, options.native_dtype)
@@ -251,6 +264,8 @@ def build_problem(
         notes=reporter.notes,
     )
     reporter.problem = problem
+    if reporter.unfixed:
+        problem.random = True
     return problem
 
 

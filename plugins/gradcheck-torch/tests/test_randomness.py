@@ -33,9 +33,12 @@ def test_random_layers_are_reported_and_the_generator_is_put_back(layer: str, re
     assert layer in notes[0]
     if reseed:
         assert report.ok, report
+        assert not report.metadata.random
         assert "reseeded" in notes[0]
     else:
         assert "Pass reseed=True" in notes[0]
+        assert report.metadata.random  # seen by the plugin, whatever the repeat probe saw
+        assert not report.ok or not report.counts["inconclusive"], report
 
 
 def test_generator_is_put_back_when_a_random_forward_raises(gen: torch.Generator) -> None:
