@@ -43,7 +43,7 @@ from xml.etree import ElementTree
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.tolerance import Verdict
+from gradcheck.tolerance import Verdict, detectable
 
 __all__ = ["SCHEMA_VERSION", "Element", "Metadata", "ParameterSummary", "Report"]
 
@@ -110,8 +110,10 @@ class Element:
 
     @property
     def detectable(self) -> float:
-        """Smallest error in the analytic value that this element would have shown."""
-        return self.tolerance + self.error
+        """Smallest error in the analytic value that this element is sure to show."""
+        return float(
+            detectable(np.array(self.tolerance), np.array(self.error), np.array(self.verdict))
+        )
 
     @property
     def margin(self) -> float:
@@ -375,9 +377,9 @@ class Report:
 
     @property
     def detectable(self) -> FloatArray:
-        """Smallest error in each analytic element that the check would have flagged."""
-        with np.errstate(over="ignore"):
-            return self.tolerance.astype(np.float64) + self.error.astype(np.float64)
+        """Smallest error in each analytic element that the check is sure to flag
+        (:func:`gradcheck.tolerance.detectable`)."""
+        return detectable(self.tolerance, self.error, self.verdicts)
 
     def _gap(self) -> FloatArray:
         with np.errstate(invalid="ignore", over="ignore"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "SAFETY", "ErrorModel", "Verdict"]
+__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "SAFETY", "ErrorModel", "Verdict", "detectable"]
 
 FloatArray = NDArray[np.float64]
 
@@ -44,6 +44,26 @@ NEGLIGIBLE = 1e-3
 
 ANALYTIC_ROUNDING = 8.0
 """Units of the model's precision allowed for rounding in the analytic gradient itself."""
+
+
+def detectable(tolerance: FloatArray, error: FloatArray, verdicts: NDArray[np.int8]) -> FloatArray:
+    """Smallest error in an analytic value that the check is sure to flag, element-wise.
+
+    A wrong value ``g`` differs from the numeric estimate by at least its error ``|g - f'|``
+    less the estimate's own error, so it is flagged once that exceeds the gap a mismatch
+    needs: the tolerance, or ``UNCERTAIN_MISS`` tolerances where the estimate is too
+    uncertain to decide (an inconclusive element). A guarantee, tested as one.
+
+    Examples
+    --------
+    >>> codes = np.array([Verdict.OK, Verdict.INCONCLUSIVE], dtype=np.int8)
+    >>> detectable(np.array([1.0, 1.0]), np.array([0.5, 0.5]), codes)
+    array([1.5, 3.5])
+    """
+    reach = np.where(verdicts == Verdict.INCONCLUSIVE, UNCERTAIN_MISS, 1.0)
+    with np.errstate(over="ignore"):
+        result: FloatArray = reach * tolerance.astype(np.float64) + error.astype(np.float64)
+    return result
 
 
 class Verdict(enum.IntEnum):
