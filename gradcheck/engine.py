@@ -272,7 +272,10 @@ class _Check:
             )
         f_plus, f_minus = self.session.sweep(plus, minus)
         numeric = central_difference(f_plus, f_minus, h_plus, h_minus)
-        error = model.roundoff(h_plus, h_minus)
+        # the error refinement can confirm, not the single difference's round-off alone:
+        # a wrong value that fails the screen is judged by a Richardson pair, whose error
+        # is up to SCREEN_ERROR times that (so `detectable` is what the check delivers)
+        error = SCREEN_ERROR * model.roundoff(h_plus, h_minus)
         forward, backward = one_sided_differences(f_plus, f0[:, None], f_minus, h_plus, h_minus)
         gap = np.abs(forward - backward)
         # |f''| per element from the one-sided gap, less what round-off alone explains
@@ -389,6 +392,7 @@ class _Check:
         codes, tol = model.verdicts(g[:, None], estimate[:, None], err[:, None], scale)
         if not settled:  # never reached the asymptotic range: no verdict either way
             codes[:] = Verdict.INCONCLUSIVE
+            tol[:] = np.inf  # no gap could be called a mismatch
         nan = np.full_like(g, np.nan)
         return Column(estimate, err, tol[:, 0], codes[:, 0], nan, nan)
 
@@ -609,7 +613,7 @@ class _Check:
                 kink_votes = kink_votes + 1 if pair.finite and stuck.any() else 0
                 if kink_votes >= 2:
                     return self._kink(coarse, fine, f0, g, scale, model, significant)
-            element_scale = model.element_scale(g[:, None], fine.central()[:, None], scale)
+            element_scale = model.element_scale(fine.central()[:, None], scale)
             if np.all(pair.rho_fine > INCONCLUSIVE_FRACTION * element_scale[:, 0]):
                 break  # finer steps only add round-off
             if len(levels) >= MAX_LEVELS:
@@ -643,9 +647,10 @@ class _Check:
             scale,
             model,
         )
-        if not shifted.smooth:
+        if not shifted.smooth:  # unconfirmed either way
             return pair.column._replace(
-                verdicts=np.full_like(pair.column.verdicts, Verdict.INCONCLUSIVE)
+                verdicts=np.full_like(pair.column.verdicts, Verdict.INCONCLUSIVE),
+                tolerance=np.full_like(pair.column.tolerance, np.inf),
             )
         return merged(pair.column, shifted.column, g, scale, pair.model)
 
@@ -667,11 +672,9 @@ class _Check:
         tol = model.tolerance(g[:, None], error[:, None])[:, 0]
         # a bracket as wide as the derivatives themselves decides nothing, and a miss of
         # it counts only when clear (the differences may not have converged at all)
-        size = np.maximum(np.maximum(np.abs(g), np.abs(fwd)), np.abs(bwd))
-        wide = (
-            error
-            > INCONCLUSIVE_FRACTION * model.element_scale(size[:, None], size[:, None], scale)[:, 0]
-        )
+        # (judged on the one-sided derivatives alone, never on the value under test)
+        size = np.maximum(np.abs(fwd), np.abs(bwd))
+        wide = error > INCONCLUSIVE_FRACTION * model.element_scale(size[:, None], scale)[:, 0]
         reach = np.where(wide, UNCERTAIN_MISS * tol, tol)
         inside = (np.minimum(fwd, bwd) - reach <= g) & (g <= np.maximum(fwd, bwd) + reach)
         codes = np.where(inside, Verdict.KINK, Verdict.MISMATCH).astype(np.int8)
@@ -681,8 +684,11 @@ class _Check:
             g[:, None], central[:, None], error[:, None], scale
         )
         codes = np.where(significant, codes, smooth_codes[:, 0])
-        tol = np.where(significant, tol, smooth_tol[:, 0])
-        return Column(central, np.abs(fwd - bwd) / 2 + error, tol, codes, bwd, fwd)
+        # any value in the bracket is a subgradient: from the central value a mismatch
+        # needs half the bracket and the reach beyond it
+        half = np.abs(fwd - bwd) / 2
+        tol = np.where(significant, half + reach, smooth_tol[:, 0])
+        return Column(central, half + error, tol, codes, bwd, fwd)
 
     def _unsettled(
         self,
@@ -715,7 +721,8 @@ class _Check:
             drift = np.abs(estimates[-1] - estimates[-2])
             moving = drift > SAFETY * (roundoff(model, usable[-1]) + roundoff(model, usable[-2]))
         codes[moving] = Verdict.INCONCLUSIVE
-        return Column(best, error, tol[:, 0], codes, nan, nan)
+        tolerance = np.where(moving, np.inf, tol[:, 0])  # no gap could be called a mismatch
+        return Column(best, error, tolerance, codes, nan, nan)
 
     def _complex_step(self, g: FloatArray) -> _Result:
         s = self.session
@@ -751,6 +758,12 @@ class _Check:
         nan = np.full_like(g, np.nan)
         return _Result(g, numeric, error, tolerance, verdicts, nan, nan, h, model.noise)
 
+
+SCREEN_ERROR = 2.0
+"""The screen's error in units of one central difference's round-off bound rho: the
+Richardson pair (2h, h) that refines a failing element has round-off (4 rho + rho / 2) / 3
+= 1.5 rho, and its truncation estimate |D(2h) - D(h)| / 3 carries up to (rho + rho / 2) / 3
+= 0.5 rho of noise."""
 
 MAX_SIDED_LEVELS = 10
 """Step levels tried for a one-sided estimate at a bound: h, h/4, ..., h/4**9."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "SAFETY", "ErrorModel", "Verdict", "detectable"]
+__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "SAFETY", "ErrorModel", "Verdict"]
 
 FloatArray = NDArray[np.float64]
 
@@ -44,26 +44,6 @@ NEGLIGIBLE = 1e-3
 
 ANALYTIC_ROUNDING = 8.0
 """Units of the model's precision allowed for rounding in the analytic gradient itself."""
-
-
-def detectable(tolerance: FloatArray, error: FloatArray, verdicts: NDArray[np.int8]) -> FloatArray:
-    """Smallest error in an analytic value that the check is sure to flag, element-wise.
-
-    A wrong value ``g`` differs from the numeric estimate by at least its error ``|g - f'|``
-    less the estimate's own error, so it is flagged once that exceeds the gap a mismatch
-    needs: the tolerance, or ``UNCERTAIN_MISS`` tolerances where the estimate is too
-    uncertain to decide (an inconclusive element). A guarantee, tested as one.
-
-    Examples
-    --------
-    >>> codes = np.array([Verdict.OK, Verdict.INCONCLUSIVE], dtype=np.int8)
-    >>> detectable(np.array([1.0, 1.0]), np.array([0.5, 0.5]), codes)
-    array([1.5, 3.5])
-    """
-    reach = np.where(verdicts == Verdict.INCONCLUSIVE, UNCERTAIN_MISS, 1.0)
-    with np.errstate(over="ignore"):
-        result: FloatArray = reach * tolerance.astype(np.float64) + error.astype(np.float64)
-    return result
 
 
 class Verdict(enum.IntEnum):
@@ -192,30 +172,32 @@ class ErrorModel:
         -------
         verdicts : ndarray of int8, shape (m, k)
         tolerance : ndarray, shape (m, k)
+            The gap a mismatch needs: ``UNCERTAIN_MISS`` times :meth:`tolerance` where the
+            estimate is uncertain. Any error in the analytic value beyond it plus the
+            numeric error is flagged, whatever the analytic value is.
 
         Notes
         -----
-        An element is inconclusive when its error exceeds ``INCONCLUSIVE_FRACTION`` of
-        its scale: the largest of ``|analytic|``, ``|numeric|``, its natural scale and
-        ``NEGLIGIBLE`` of the row's largest entry.
+        An estimate is uncertain when its error exceeds ``INCONCLUSIVE_FRACTION`` of its
+        scale (:meth:`element_scale`); that is judged on the estimate alone, never on the
+        analytic value under test, so that what a check promises to catch does not
+        depend on the value it is given. An uncertain estimate that agrees is
+        inconclusive, and only a clear miss of it is a mismatch (it may be unconverged).
         """
         tol = self.tolerance(analytic, error)
         gap = np.abs(analytic - numeric)
         codes = np.full(analytic.shape, Verdict.OK, dtype=np.int8)
-        element_scale = self.element_scale(analytic, numeric, scale)
-        uncertain = (error > INCONCLUSIVE_FRACTION * element_scale) & (gap > 0)
-        codes[uncertain] = Verdict.INCONCLUSIVE
+        uncertain = error > INCONCLUSIVE_FRACTION * self.element_scale(numeric, scale)
+        codes[uncertain & (gap > 0)] = Verdict.INCONCLUSIVE
         codes[~np.isfinite(numeric) | ~np.isfinite(error)] = Verdict.INCONCLUSIVE
-        # an estimate that uncertain may be unconverged too: only a clear miss counts
-        beyond = gap > np.where(uncertain, UNCERTAIN_MISS * tol, tol)
-        codes[beyond & np.isfinite(numeric)] = Verdict.MISMATCH
+        reach = np.where(uncertain, UNCERTAIN_MISS * tol, tol)
+        codes[(gap > reach) & np.isfinite(numeric)] = Verdict.MISMATCH
         codes[~np.isfinite(analytic)] = Verdict.MISMATCH
-        return codes, tol
+        return codes, reach
 
-    def element_scale(
-        self, analytic: FloatArray, numeric: FloatArray, scale: FloatArray
-    ) -> FloatArray:
-        """The magnitude an element's error is judged against, shape (m, k)."""
-        size = np.fmax(np.fmax(np.abs(analytic), np.abs(numeric)), NEGLIGIBLE * scale)
+    def element_scale(self, numeric: FloatArray, scale: FloatArray) -> FloatArray:
+        """The magnitude an estimate's error is judged against, shape (m, k): the
+        estimate's own, its natural scale, or ``NEGLIGIBLE`` of the row's largest entry."""
+        size = np.fmax(np.abs(numeric), NEGLIGIBLE * scale)
         result: FloatArray = np.fmax(size, self.natural)
         return result
