@@ -53,9 +53,11 @@ def check(
         for objects that carry their own gradients (a model with ``(loss, grads)``,
         micrograd-style values, autograd).
     method : {"central", "richardson", "complex", "scipy"}, default "central"
-        ``"central"``: one central difference per element, refined (second step,
-        one-sided probes) only where the first is not clearly within tolerance.
-        ``"richardson"``: a second step for every element. ``"complex"``: complex step,
+        ``"central"``: a Richardson pair of central differences (steps h and 2h) per
+        element, whose difference measures its truncation error; refined with finer
+        pairs only where it disagrees, is not smooth, or truncation dominates.
+        ``"richardson"``: every element also confirmed by a second, finer pair (its
+        convergence order measured). ``"complex"``: complex step,
         for f written with NumPy functions that accept complex input. ``"scipy"``:
         ``scipy.differentiate.jacobian`` and its error estimates, as a reference.
     rtol, atol : float, default 1e-6 and 0

@@ -100,6 +100,11 @@ def representable_steps(
     """
     spacing = np.spacing(np.abs(x0).astype(dtype)).astype(np.float64)
     h = np.maximum(h, 4.0 * spacing)
+    # a whole number of ulps of the farther point: x0 + h and x0 - h are then both exact
+    # and the steps equal (unequal ones add (h+ - h-) f'' / 2, which near a minimum is far
+    # above f's round-off), except where x0 - h falls across a binade from x0
+    unit = np.spacing((np.abs(x0) + h).astype(dtype)).astype(np.float64)
+    h = np.maximum(np.round(h / unit), 1.0) * unit
     plus = (x0 + h).astype(dtype)
     minus = (x0 - h).astype(dtype)
     return plus, minus, plus.astype(np.float64) - x0, x0 - minus.astype(np.float64)
@@ -212,8 +217,11 @@ def richardson_estimate(
     return fine + (fine - coarse) / scale, np.abs(fine - coarse) / scale
 
 
-def convergence_order(estimates: FloatArray, steps: FloatArray, noise: FloatArray) -> FloatArray:
-    """Order of the truncation error, measured from three estimates at shrinking steps.
+def convergence_order(
+    estimates: FloatArray, steps: FloatArray, noise: FloatArray
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Order of the truncation error, measured from three estimates at shrinking steps,
+    and whether they converge at all.
 
     Parameters
     ----------
@@ -226,10 +234,14 @@ def convergence_order(estimates: FloatArray, steps: FloatArray, noise: FloatArra
 
     Returns
     -------
-    ndarray, shape (m,)
+    order : ndarray, shape (m,)
         ``p`` in ``[1, 2]`` with ``D(s) - f' ~ c s^p``: 2 where the differences are
         consistent with second order or too close to their round-off to tell, less
         where they shrink more slowly.
+    converging : ndarray of bool, shape (m,)
+        False where the differences, beyond their round-off, shrink more slowly than
+        first order, grow, or change sign: the steps are not yet in the asymptotic range,
+        and no error estimate from them holds.
 
     Notes
     -----
@@ -242,8 +254,9 @@ def convergence_order(estimates: FloatArray, steps: FloatArray, noise: FloatArra
     --------
     >>> s = np.array([2.0, 1.0, 0.25]) * 1e-3
     >>> d = (np.abs(1 + s) - np.abs(1 - s)) / (2 * s) + 0.3 * s  # exact slope 1, order 1
-    >>> round(float(convergence_order(d[:, None], s, np.zeros((3, 1)))[0]), 3)
-    1.0
+    >>> order, converging = convergence_order(d[:, None], s, np.zeros((3, 1)))
+    >>> round(float(order[0]), 3), bool(converging[0])
+    (1.0, True)
     """
     first = estimates[0] - estimates[1]
     second = estimates[1] - estimates[2]
@@ -259,6 +272,8 @@ def convergence_order(estimates: FloatArray, steps: FloatArray, noise: FloatArra
         return float((s0 - s1) / (s1 - s2))
 
     order = np.full(estimates.shape[1], 2.0)
+    # a quarter's allowance on the first-order ratio: round-off in the differences
+    converging = ~significant | (same_sign & (ratio >= 0.75 * ratio_at(1.0)))
     for k in np.flatnonzero(significant & same_sign & (ratio < ratio_at(2.0))):
         low, high = 1.0, 2.0
         if ratio[k] <= ratio_at(low):
@@ -268,7 +283,7 @@ def convergence_order(estimates: FloatArray, steps: FloatArray, noise: FloatArra
             mid = 0.5 * (low + high)
             low, high = (mid, high) if ratio_at(mid) < ratio[k] else (low, mid)
         order[k] = low
-    return order
+    return order, converging
 
 
 def estimate_noise(values: FloatArray) -> FloatArray | None:

@@ -26,8 +26,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gradcheck.differences import (
-    central_difference,
-    one_sided_differences,
     relative_step,
     representable_steps,
     richardson_estimate,
@@ -41,6 +39,7 @@ from gradcheck.refinement import (
     Column,
     Level,
     Pair,
+    PairNumbers,
     convergence_order,
     inconsistent,
     merged,
@@ -70,6 +69,9 @@ MAX_LEVELS = 8
 NOISE_RECHECK = 1e3
 """A mismatch whose gap is below this many tolerances is re-judged with the noise measured
 along its own coordinate (round-off differs between coordinates by orders of magnitude)."""
+
+NOISE_SPREAD = 4.0
+"""Two ECnoise estimates of one noise level (9-point tables) differ by up to this factor."""
 
 REPEATS = 6
 """Evaluations at the start point used to measure the noise of a random f."""
@@ -164,6 +166,9 @@ class _Check:
         problem = session.problem
         self.x0 = problem.flat_values()
         self.random = False  # f returned different values at the same point
+        # smooth pairs an agreeing element needs: method="richardson" confirms every
+        # element with a second, finer pair (its convergence order measured)
+        self.pairs = 2 if options.method is Method.RICHARDSON else 1
         self.lower, self.upper = options.resolve_bounds(self.x0)
         self.noise = np.zeros(0)
         # each element's own scale: its magnitude, or its parameter's largest if below 1
@@ -271,29 +276,25 @@ class _Check:
                 sided, h, plus, minus, h_plus, h_minus
             )
         f_plus, f_minus = self.session.sweep(plus, minus)
-        numeric = central_difference(f_plus, f_minus, h_plus, h_minus)
-        # the error refinement can confirm, not the single difference's round-off alone:
-        # a wrong value that fails the screen is judged by a Richardson pair, whose error
-        # is up to SCREEN_ERROR times that (so `detectable` is what the check delivers)
-        error = SCREEN_ERROR * model.roundoff(h_plus, h_minus)
-        forward, backward = one_sided_differences(f_plus, f0[:, None], f_minus, h_plus, h_minus)
-        gap = np.abs(forward - backward)
-        # |f''| per element from the one-sided gap, less what round-off alone explains
-        curvature = np.maximum(gap - model.one_sided_roundoff(h_plus, h_minus), 0.0) / (
-            0.5 * (h_plus + h_minus)
-        )
-        curvature = np.where(np.isfinite(curvature) & ~sided, curvature, 0.0)
-        # refinement measures curvature again where its steps are smooth; the screen's
-        # serves the elements it settles (their step is fine for f's scale)
+        # the screen is a Richardson pair (2h, h) for every element: its truncation error
+        # is measured, never assumed small, so what a pass promises (`detectable`) holds
+        # where f varies faster than the step too (an inflection point, a float32 step).
+        # Next to a bound, x0 itself stands in for the 2h points (the sided path decides).
+        plus2, minus2, h_plus2, h_minus2 = self._steps(2.0 * h)
+        plus2[sided], minus2[sided] = self.x0[sided], self.x0[sided]
+        h_plus2[sided], h_minus2[sided] = h_plus[sided], h_minus[sided]
+        f_plus2, f_minus2 = self.session.sweep(plus2, minus2)
+        fine = Level(1.0, f_plus, f_minus, h_plus, h_minus)
+        coarse = Level(2.0, f_plus2, f_minus2, h_plus2, h_minus2)
         model = replace(model, magnitude=np.abs(self.x0), own_scale=self.local_scale)
-        verdicts, tolerance = model.with_curvature(curvature).verdicts(g, numeric, error, scale)
-        # one-sided differences that differ by more than CURVATURE of their size mean a
-        # step coarse for the scale f' changes on (h / s ~ gap / slope), so a truncation
-        # error (h / s)^2 / 6 the screen cannot see: refine, whether kink or curvature
-        coarse_step = (gap > CURVATURE * (np.abs(forward) + np.abs(backward))) & (
-            gap > NEGLIGIBLE_GAP * scale + model.one_sided_roundoff(h_plus, h_minus)
+        pair = PairNumbers(coarse, fine, f0[:, None], model)
+        numeric, error = pair.estimate, pair.error
+        verdicts, tolerance = model.with_curvature(pair.curvature).verdicts(
+            g, numeric, error, scale
         )
-        refine = (verdicts != Verdict.OK) | coarse_step
+        # refined: what disagrees, what is not smooth between the steps, and what agrees
+        # only within a truncation error a finer pair would shrink
+        refine = (verdicts != Verdict.OK) | ~pair.smooth | (pair.truncation > pair.roundoff)
         if self.options.method is Method.RICHARDSON:
             refine[:] = True
         refine[:, sided] = False
@@ -312,8 +313,11 @@ class _Check:
             numeric[:, i], error[:, i] = column.numeric, column.error
             verdicts[:, i], tolerance[:, i] = column.verdicts, column.tolerance
         for i in np.flatnonzero(refine.any(axis=0)):
-            level = Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i])
-            column = self._refine(int(i), h[i], level, f0, g[:, i], scale, model.column(int(i)))
+            start = [
+                Level(2.0, f_plus2[:, i], f_minus2[:, i], h_plus2[i], h_minus2[i]),
+                Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]),
+            ]
+            column = self._refine(int(i), h[i], start, f0, g[:, i], scale, model.column(int(i)))
             numeric[:, i], error[:, i], tolerance[:, i] = (
                 column.numeric,
                 column.error,
@@ -408,7 +412,7 @@ class _Check:
         """One-sided verdicts where f is not finite on one side of a level (a domain edge
         inside the step: ``logit`` near 1, ``arccosh`` near 1)."""
         direction = -1.0 if np.all(np.isfinite(level.f_minus)) else 1.0
-        step = level.h_plus if direction > 0 else level.h_minus
+        step = float(level.h_plus if direction > 0 else level.h_minus)
         bad = level.f_plus if direction < 0 else level.f_minus
         value = bad[~np.isfinite(bad)][0]
         where = self.x0[i] + level.h_plus if direction < 0 else self.x0[i] - level.h_minus
@@ -501,15 +505,17 @@ class _Check:
         self,
         i: int,
         h: float,
-        first: Level,
+        start: list[Level],
         f0: FloatArray,
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
     ) -> Column:
-        """Numeric, error, tolerance, verdict, left and right derivative for column i.
+        """Numeric, error, tolerance, verdict, left and right derivative for column i,
+        from the screen's levels ``start`` (steps 2h and h).
 
-        A mismatch or kink found with steps on the unit scale is re-examined with steps on
+        A mismatch, kink or inconclusive element found with steps on the unit scale is
+        re-examined with steps on
         the element's own magnitude when that is much smaller (a parameter of 1e-8, or a
         pole just beside x, makes f vary on a scale steps of 1e-6 cannot see). The closer
         look overturns the first only where it contradicts it (the first steps missed a
@@ -517,38 +523,44 @@ class _Check:
         sharper, and the closer one's round-off is larger by the ratio of the steps. A
         close mismatch is re-judged with the noise measured along its own coordinate.
         """
-        column = self._refine_from(i, h, first, f0, g, scale, model)
+        column = self._refine_from(i, h, start, f0, g, scale, model)
         local = float(self.local_step[i])
-        doubtful = (column.verdicts == Verdict.MISMATCH) | (column.verdicts == Verdict.KINK)
+        # not ok, or ok only within an error far above the round-off a step on the
+        # element's own scale would have (the steps ran out while truncation dominated)
+        blunt = column.error > 4.0 * model.noise / local if local > 0 else False
+        doubtful = (column.verdicts != Verdict.OK) | blunt
         if np.any(doubtful) and local < h / 16:
-            start = self._level(i, local, 1.0)
-            closer = self._refine_from(i, local, start, f0, g, scale, model)
-            conclusive = np.all((closer.verdicts == Verdict.OK) | (closer.verdicts == Verdict.KINK))
+            near = [self._level(i, local, 2.0), self._level(i, local, 1.0)]
+            closer = self._refine_from(i, local, near, f0, g, scale, model)
+            decisive = not np.any(closer.verdicts == Verdict.INCONCLUSIVE)
+            undecided = bool(np.any(column.verdicts == Verdict.INCONCLUSIVE))
             sharper = bool(np.all(closer.error <= column.error))
-            if conclusive and (sharper or inconsistent(column, closer)):
-                return closer  # conclusive on the finer scale; unusable there: keep the first
+            if decisive and (undecided or sharper or inconsistent(column, closer)):
+                return closer  # decisive on the finer scale; undecided there: keep the first
         mismatch = column.verdicts == Verdict.MISMATCH
         gap = np.abs(g - column.numeric)
         if np.any(mismatch & (gap < NOISE_RECHECK * column.tolerance)):
             # Round-off depends on the terms a coordinate moves: measure it along this one
             # before calling a close gap a mismatch.
             level, _ = self.probe_noise.along(i, f0, True)
-            if level is not None and np.any(NOISE_BOUND * level > model.noise):
+            # two ECnoise estimates of the same noise differ by up to NOISE_SPREAD: only a
+            # level beyond that is this coordinate's own, larger round-off
+            if level is not None and np.any(NOISE_BOUND * level > NOISE_SPREAD * model.noise):
                 local_model = replace(model, noise=np.maximum(model.noise, NOISE_BOUND * level))
-                return self._refine_from(i, h, first, f0, g, scale, local_model)
+                return self._refine_from(i, h, start, f0, g, scale, local_model)
         return column
 
     def _refine_from(
         self,
         i: int,
         h: float,
-        first: Level,
+        start: list[Level],
         f0: FloatArray,
         g: FloatArray,
         scale: FloatArray,
         model: ErrorModel,
     ) -> Column:
-        """Refine column i from the level ``first`` (steps h) to a verdict.
+        """Refine column i from the levels ``start`` (steps 2h and h) to a verdict.
 
         Levels 2h, h, h/4, h/16, ... are taken in Richardson pairs, each with its
         convergence order measured from the three latest levels:
@@ -574,7 +586,7 @@ class _Check:
         A noisier pair never overturns a sharper one: where two consistent pairs
         disagree about the verdict, the one with the smaller error is right.
         """
-        levels = [self._level(i, h, 2.0), first]
+        levels = list(start)
         kink_votes = 0
         chain: list[tuple[Pair, Level, Level]] = []  # consistent smooth pairs, coarse first
         while True:
@@ -582,9 +594,21 @@ class _Check:
             for level in (coarse, fine):
                 if _one_side_undefined(level):
                     return self._toward_defined_side(i, level, f0, g, scale, model)
-            order = convergence_order(levels[-3:], model) if len(levels) >= 3 else 2.0
-            pair = Pair(coarse, fine, f0, g, scale, model, order)
-            if pair.smooth:
+            order, converging = (
+                convergence_order(levels[-3:], model) if len(levels) >= 3 else (2.0, True)
+            )
+            # where these steps are in the asymptotic range, the truncation of the finer
+            # difference is the last smooth pair's scaled down by the order; measured much
+            # smaller, the coarser level was not in that range yet: keep the prediction
+            floor = (
+                chain[-1][0].truncation / (chain[-1][2].mult / fine.mult) ** order if chain else 0.0
+            )
+            pair = Pair(coarse, fine, f0, g, scale, model, order, floor)
+            if not converging:
+                # these three levels deny the convergence the chain's error estimates
+                # assumed: none of them decides; finer steps may reach the range
+                chain.clear()
+            elif pair.smooth:
                 kink_votes = 0
                 if chain and inconsistent(chain[-1][0].column, pair.column):
                     # two smooth pairs that differ by more than both errors allow: the
@@ -600,7 +624,7 @@ class _Check:
                     if np.any(SAFETY * 4 * pair.rho_fine >= gap):
                         # a finer pair could not resolve the gap
                         return self._confirm_shifted(i, h, chain[0], f0, g, scale, model)
-                elif not np.any(pair.truncation > pair.roundoff):
+                elif not np.any(pair.truncation > pair.roundoff) and len(chain) >= self.pairs:
                     return decided  # finer pairs only add round-off
             else:
                 significant = np.abs(pair.gap_fine) > pair.noise_fine
@@ -637,7 +661,8 @@ class _Check:
         model: ErrorModel,
     ) -> Column:
         """A mismatch from one pair, confirmed (or not) by the same steps shifted by
-        ``SHIFT``, whose round-off is independent of the first pair's."""
+        ``SHIFT``, whose round-off is independent of the first pair's: consistent, the
+        sharper of the two decides; inconsistent, their disagreement joins the error."""
         pair, coarse, fine = found
         shifted = Pair(
             self._level(i, h, coarse.mult * SHIFT),
@@ -652,7 +677,9 @@ class _Check:
                 verdicts=np.full_like(pair.column.verdicts, Verdict.INCONCLUSIVE),
                 tolerance=np.full_like(pair.column.tolerance, np.inf),
             )
-        return merged(pair.column, shifted.column, g, scale, pair.model)
+        if inconsistent(pair.column, shifted.column):
+            return merged(pair.column, shifted.column, g, scale, pair.model)
+        return sharpest([pair.column, shifted.column])
 
     def _kink(
         self,
@@ -759,24 +786,11 @@ class _Check:
         return _Result(g, numeric, error, tolerance, verdicts, nan, nan, h, model.noise)
 
 
-SCREEN_ERROR = 2.0
-"""The screen's error in units of one central difference's round-off bound rho: the
-Richardson pair (2h, h) that refines a failing element has round-off (4 rho + rho / 2) / 3
-= 1.5 rho, and its truncation estimate |D(2h) - D(h)| / 3 carries up to (rho + rho / 2) / 3
-= 0.5 rho of noise."""
-
 MAX_SIDED_LEVELS = 10
 """Step levels tried for a one-sided estimate at a bound: h, h/4, ..., h/4**9."""
 
 BOUND_MARGIN = 2.5
-"""Central differences need this many steps of room to each bound (refinement uses 2h)."""
-
-CURVATURE = 1e-3
-"""One-sided gap, relative to the slopes, above which the first step is refined: it keeps
-the unseen truncation error of a screened element below about 1e-7 relative."""
-
-NEGLIGIBLE_GAP = 1e-3
-"""A one-sided gap below this fraction of the largest gradient entry is not a kink sign."""
+"""Central differences need this many steps of room to each bound (the screen uses 2h)."""
 
 
 def _one_side_undefined(level: Level) -> bool:

@@ -320,7 +320,9 @@ class Session:
             )
         return array.reshape(index.size, -1).T
 
-    def at_point(self, x: FloatArray) -> FloatArray:
+    def at_point(
+        self, x: FloatArray, what: str = "at a point of the reference differences"
+    ) -> FloatArray:
         """f at a whole flat point ``x`` (each element rounded to its dtype), then restored."""
         start = 0
         try:
@@ -328,7 +330,7 @@ class Session:
                 stop = start + p.size
                 p.values[:] = x[start:stop]
                 start = stop
-            return self.value("at a point of the reference differences")
+            return self.value(what)
         finally:
             self.reset_storage()
 

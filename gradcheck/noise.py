@@ -47,6 +47,11 @@ LATTICE_BITS = 16
 more than this many significant bits before their lattice says anything (so float16 and
 bfloat16, with 11 and 8, cannot be told from dyadic float64 values this way)."""
 
+ALIASING_RATIO = 128.0**2
+"""A noise level measured again at a 128 times finer spacing is aliasing only when it
+drops by more than the square of that: rounding that grows with f's terms away from x0
+(a minimum, where f and its terms vanish) drops at most that much."""
+
 ALIASING_SUSPECT = 1e3
 """A measured noise level above this many ulps of f is checked for aliasing."""
 
@@ -99,7 +104,7 @@ class NoiseProbe:
         ulp of f's own value, however small its scale (subnormal parameters).
         """
         self.seen = [f0]
-        measured = self._ecnoise(f0, g)
+        measured = _fmax_known(self.across(f0), self._ecnoise(f0, g))
         sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
         floor = np.maximum(self.precision() * self.f_scale(f0, g), 0.5 * np.spacing(np.abs(f0)))
         return np.maximum(NOISE_BOUND * sigma, floor)
@@ -113,29 +118,49 @@ class NoiseProbe:
         """Per output: |f0|, or what a step the size of each element's own scale changes
         f by, whichever is larger."""
         finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
-        # the smallest such change among the elements that move f: a pole (a huge entry)
-        # must not make f look huge
-        changes = np.where(finite_g > 0, finite_g * self.local_scale, np.inf)
-        step_change = np.min(changes, axis=1, initial=np.inf)
-        step_change[~np.isfinite(step_change)] = 0.0
+        # the median such change among the elements that move f: neither a pole (a huge
+        # entry) nor one wrong tiny entry may set the scale every other element is judged on
+        changes = np.where(finite_g > 0, finite_g * self.local_scale, np.nan)
+        moving = np.any(finite_g > 0, axis=1)
+        step_change = np.zeros(f0.shape)
+        if moving.any():
+            step_change[moving] = np.nanmedian(changes[moving], axis=1)
         scale: FloatArray = np.maximum(np.abs(f0), step_change)
         return scale
 
+    def across(self, f0: FloatArray) -> FloatArray | None:
+        """ECnoise along one random direction that moves every coordinate at once.
+
+        Rounding along one coordinate can be far below f's: the terms it moves may be
+        computed exactly (at a minimum, a coordinate that enters f only linearly), while
+        another coordinate's terms round at every step. A direction that moves them all
+        sees every term's rounding.
+        """
+        signs = self.rng.choice([-1.0, 1.0], size=self.x0.size)
+        measured, _ = self._measure(_Line(self, np.arange(self.x0.size), signs), f0, True)
+        return measured
+
     def _ecnoise(self, f0: FloatArray, g: FloatArray) -> FloatArray | None:
-        """ECnoise per output, along coordinates that move it (by the analytic gradient)."""
+        """ECnoise per output, along coordinates that move it (by the analytic gradient).
+
+        Coordinates are taken in one random order drawn from the seed alone: the analytic
+        gradient only skips those it says leave f unchanged, so a wrong entry can add a
+        probe (which finds f flat) but never changes where the noise is measured.
+        """
         noise = np.full(f0.shape, np.nan)
+        order = self.rng.permutation(self.x0.size)
         tried: set[int] = set()
         for _ in range(NOISE_ATTEMPTS + min(f0.size, NOISE_ATTEMPTS)):
             unknown = np.isnan(noise)
             if not unknown.any():
                 break
-            moving = np.flatnonzero(np.any(g[unknown] != 0, axis=0))
-            candidates = np.setdiff1d(
-                moving if moving.size else np.arange(self.x0.size), list(tried)
-            )
-            if candidates.size == 0:
+            moves = np.any(g[unknown] != 0, axis=0)
+            candidates = [int(k) for k in order if k not in tried and moves[k]]
+            if not candidates and not moves.any():
+                candidates = [int(k) for k in order if k not in tried]
+            if not candidates:
                 break
-            i = int(self.rng.choice(candidates))
+            i = candidates[0]
             tried.add(i)
             level, _ = self.along(i, f0, bool(np.any(g[:, i] != 0)))
             if level is not None:
@@ -148,33 +173,34 @@ class NoiseProbe:
         ``moves`` says whether the analytic gradient says f changes along i: a table that
         is flat although it should not be has a spacing below what f resolves, so it is
         widened (never beyond ``NOISE_EXTENT``) instead of read as independence.
-
-        A level far above f's rounding is measured again at a spacing 128 times finer:
-        noise is the same at both, while a function that oscillates faster than the
-        spacing (aliasing) looks like noise only at the larger one.
         """
-        x = float(self.x0[i])
-        ulp = float(np.spacing(np.abs(np.asarray(x, dtype=self.session.owner[i][0].values.dtype))))
+        return self._measure(_Line(self, np.array([i]), np.ones(1)), f0, moves)
+
+    def _measure(self, line: _Line, f0: FloatArray, moves: bool) -> tuple[FloatArray | None, bool]:
+        """ECnoise along a line through x0, and whether f is constant along it.
+
+        A table too fine for f is widened, one where f fails or is not finite brought
+        closer. A level far above f's rounding is measured again at a spacing 128 times
+        finer: noise is the same at both, while a function that oscillates faster than
+        the spacing (aliasing) looks like noise only at the larger one.
+        """
         spacing = NOISE_SPACING
-        # the element's own magnitude: the table must be short on the scale f varies on
-        scale = abs(x) if x != 0.0 else float(self.local_scale[i])
-        widest = NOISE_EXTENT * scale / NOISE_POINTS
         for _ in range(NOISE_ATTEMPTS):
-            t = table_spacing(min(spacing * scale, widest), ulp)
-            measured, tables = self._noise_at(i, t, f0)
+            measured, tables = self._noise_at(line, spacing, f0)
             if measured is not None:
                 # only a level far above f's rounding can be aliasing: check it at a
                 # finer spacing (noise shows at every spacing, aliasing does not)
                 rounding = ALIASING_SUSPECT * self.eps * float(np.max(np.abs(f0)))
-                if t / 128 < NOISE_ULPS * ulp or np.nanmax(measured) <= rounding:
+                if not line.resolves(spacing / 128) or np.nanmax(measured) <= rounding:
                     return measured, False
                 # without the jump across x0: at a spacing the oscillation is barely
                 # resolved at, a parabola's extrapolation error is f's curvature, not noise
-                finer, finer_tables = self._noise_at(i, table_spacing(t / 128, ulp), f0, False)
+                finer, finer_tables = self._noise_at(line, spacing / 128, f0, False)
                 if finer is not None:
-                    # near neighbours round alike, so a finer table reads somewhat lower;
-                    # only orders of magnitude lower means the first level was aliasing
-                    aliased = finer < measured / 100
+                    # near neighbours round alike, and where f's terms grow with the
+                    # distance from x0 (f ~ 0 at a minimum) so does their rounding, at most
+                    # as its square: only lower than that means the first was aliasing
+                    aliased = finer < measured / ALIASING_RATIO
                     return np.where(aliased, finer, measured), False
                 # noise shows at every spacing: if the finer tables are smooth (not merely
                 # below the resolution of a coarser dtype inside f: equal or exactly linear
@@ -193,31 +219,29 @@ class NoiseProbe:
             flat = all(not np.any(np.diff(table, axis=0)) for table in tables)
             if flat and not moves:
                 return None, True  # f does not depend on this coordinate (or bounds pin it)
-            if t >= widest:
+            if line.widest(spacing):
                 return None, flat
             spacing *= 100.0 if flat or _too_fine(tables[0]) else 0.01
         return None, False
 
     def _noise_at(
-        self, i: int, t: float, f0: FloatArray, jumps: bool = True
+        self, line: _Line, spacing: float, f0: FloatArray, jumps: bool = True
     ) -> tuple[FloatArray | None, list[FloatArray]]:
-        """ECnoise from tables at spacing t on each side of x0 (where the bounds allow),
-        with the rounding jump across x0 unless ``jumps`` is false.
+        """ECnoise from tables at a relative spacing on each side of x0 along a line (where
+        the bounds allow), with the rounding jump across x0 unless ``jumps`` is false.
 
         A side where f raises or is not finite gives no table: noise is measured where f
         is defined, and the check retreats rather than fails.
         """
-        x = float(self.x0[i])
         # a table on each side of x0, never through it: a kink exactly at x0 (relu(0),
         # abs(0)) would pass for noise, and one just beside x0 spoils only one side
         tables = []
+        step = line.step(spacing)
         for side in (1.0, -1.0):
-            if not self.lower[i] <= x + side * NOISE_POINTS * t <= self.upper[i]:
+            if not line.fits(side * NOISE_POINTS * step):
                 continue
             try:
-                table = np.stack(
-                    [self.session.at(i, x + side * j * t) for j in range(1, NOISE_POINTS + 1)]
-                )
+                table = np.stack([line.at(side * j * step) for j in range(1, NOISE_POINTS + 1)])
             except ModelError:
                 continue
             if np.all(np.isfinite(table)):
@@ -229,12 +253,75 @@ class NoiseProbe:
         flat = [not np.any(np.diff(table, axis=0)) for table in tables]
         # exactly constant on one side (a kink just beside x0): no noise there
         noise: FloatArray = np.zeros_like(levels[0]) if any(flat) else np.fmax.reduce(levels)
-        # a rounding bias that differs across x0 acts as noise on every difference
         if not jumps:
             return noise, tables
         jump = np.max([extrapolation_gap(table, f0) for table in tables], axis=0)
         measured: FloatArray = np.where(np.isnan(noise), noise, np.fmax(noise, jump / NOISE_BOUND))
         return measured, tables
+
+
+class _Line:
+    """A line through x0 for noise tables: one coordinate, or a direction over several.
+
+    Each coordinate on it moves by an odd number of its own ulps per point (see
+    :func:`table_spacing`), in the direction of its sign, by a spacing relative to its
+    own magnitude and never beyond ``NOISE_EXTENT`` of it.
+    """
+
+    def __init__(self, probe: NoiseProbe, index: NDArray[np.intp], signs: FloatArray) -> None:
+        self.probe = probe
+        self.index = index
+        self.signs = signs
+        x = probe.x0[index]
+        self.ulp = np.array(
+            [
+                float(
+                    np.spacing(np.abs(np.asarray(v, dtype=probe.session.owner[k][0].values.dtype)))
+                )
+                for v, k in zip(x, index, strict=True)
+            ]
+        )
+        # each element's own magnitude: a table must be short on the scale f varies on
+        self.scale: FloatArray = np.where(x != 0.0, np.abs(x), probe.local_scale[index])
+
+    def step(self, spacing: float) -> FloatArray:
+        """The signed per-coordinate step for a relative spacing."""
+        widest = NOISE_EXTENT * self.scale / NOISE_POINTS
+        targets = np.minimum(spacing * self.scale, widest)
+        units = np.array([table_spacing(t, u) for t, u in zip(targets, self.ulp, strict=True)])
+        step: FloatArray = self.signs * units
+        return step
+
+    def resolves(self, spacing: float) -> bool:
+        """Whether every coordinate's step at this spacing is at least NOISE_ULPS ulps."""
+        return bool(np.all(spacing * self.scale >= NOISE_ULPS * self.ulp))
+
+    def widest(self, spacing: float) -> bool:
+        """Whether the spacing already reaches the table's farthest extent."""
+        return bool(np.all(spacing * self.scale * NOISE_POINTS >= NOISE_EXTENT * self.scale))
+
+    def fits(self, offset: FloatArray) -> bool:
+        """Whether x0 + offset lies inside the bounds."""
+        point = self.probe.x0[self.index] + offset
+        inside = (self.probe.lower[self.index] <= point) & (point <= self.probe.upper[self.index])
+        return bool(np.all(inside))
+
+    def at(self, offset: FloatArray) -> FloatArray:
+        """f at x0 + offset along the line."""
+        session = self.probe.session
+        if self.index.size == 1:
+            return session.at(int(self.index[0]), float(self.probe.x0[self.index[0]] + offset[0]))
+        point = self.probe.x0.copy()
+        point[self.index] += offset
+        return session.at_point(point, "at a point of the noise probe")
+
+
+def _fmax_known(a: FloatArray | None, b: FloatArray | None) -> FloatArray | None:
+    """The larger of two measurements where either is known (NaN where neither is)."""
+    if a is None or b is None:
+        return a if b is None else b
+    result: FloatArray = np.fmax(a, b)
+    return result
 
 
 def table_spacing(target: float, ulp: float) -> float:

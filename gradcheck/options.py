@@ -22,9 +22,11 @@ class Method(enum.StrEnum):
     """How the numeric derivative is computed."""
 
     CENTRAL = "central"
-    """Central differences; elements not clearly right are refined (Richardson, kinks)."""
+    """A Richardson pair of central differences per element (its truncation measured);
+    elements not clearly right are refined with finer pairs (kinks, poles, edges)."""
     RICHARDSON = "richardson"
-    """Every element gets a second step and a Richardson estimate (twice the cost)."""
+    """Every element also confirmed by a second, finer pair (its convergence order
+    measured): about half as much again."""
     COMPLEX = "complex"
     """Complex step, ``Im f(x + i h e_k) / h``: no cancellation, n evaluations. Needs an
     f that accepts complex input and is analytic (no abs, max or real parts)."""

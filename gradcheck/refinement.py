@@ -22,6 +22,7 @@ __all__ = [
     "Column",
     "Level",
     "Pair",
+    "PairNumbers",
     "convergence_order",
     "inconsistent",
     "merged",
@@ -35,13 +36,14 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(slots=True)
 class Level:
-    """Values of one column at one step level."""
+    """Values of one column at one step level: f_plus, f_minus of shape (m,) and scalar
+    steps; or of every element at once: shape (m, n), steps of shape (n,)."""
 
     mult: float
     f_plus: FloatArray
     f_minus: FloatArray
-    h_plus: float
-    h_minus: float
+    h_plus: float | FloatArray
+    h_minus: float | FloatArray
 
     def central(self) -> FloatArray:
         return (self.f_plus - self.f_minus) / (self.h_plus + self.h_minus)
@@ -61,6 +63,55 @@ class Column(NamedTuple):
     right: FloatArray
 
 
+class PairNumbers:
+    """The numbers of a Richardson pair of levels, for one column or for all at once.
+
+    Values have shape (m,) for one column, (m, n) for a level over every element (then
+    the levels' steps have shape (n,) and ``f0`` shape (m, 1)); ``finite`` and ``smooth``
+    are per column: shape () or (n,).
+    """
+
+    def __init__(
+        self,
+        coarse: Level,
+        fine: Level,
+        f0: FloatArray,
+        model: ErrorModel,
+        order: float = 2.0,
+        floor: FloatArray | float = 0.0,
+    ) -> None:
+        ratio = coarse.mult / fine.mult
+        self.estimate, truncation = richardson_estimate(
+            coarse.central(), fine.central(), ratio, order
+        )
+        # never below what a coarser pair's truncation predicts for this step
+        self.truncation: FloatArray = np.fmax(truncation, floor)
+        rho_coarse = roundoff(model, coarse)
+        self.rho_fine = roundoff(model, fine)
+        gain = ratio**order
+        self.roundoff = (gain * self.rho_fine + rho_coarse) / (gain - 1)
+        self.error = self.truncation + self.roundoff
+        fwd_c, bwd_c = coarse.one_sided(f0)
+        fwd_f, bwd_f = fine.one_sided(f0)
+        self.gap_coarse, self.gap_fine = fwd_c - bwd_c, fwd_f - bwd_f
+        noise_coarse = 4 * rho_coarse  # round-off of forward - backward
+        self.noise_fine = 4 * self.rho_fine
+        self.finite = np.all(np.isfinite(self.estimate), axis=0) & np.all(
+            np.isfinite(self.gap_coarse), axis=0
+        )
+        # smooth f: the one-sided gap is h f'' + O(h^3), so it scales with the step
+        self.smooth = self.finite & np.all(
+            np.abs(self.gap_coarse - ratio * self.gap_fine)
+            <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine),
+            axis=0,
+        )
+        # where the gap scales with the step it measures f'' (less its round-off)
+        measured = np.maximum(np.abs(self.gap_fine) - self.noise_fine, 0.0) / (
+            0.5 * (fine.h_plus + fine.h_minus)
+        )
+        self.curvature: FloatArray = np.where(self.smooth, measured, 0.0)
+
+
 class Pair:
     """A Richardson pair of step levels for one column: estimate, errors, smoothness."""
 
@@ -73,50 +124,32 @@ class Pair:
         scale: FloatArray,
         model: ErrorModel,
         order: float = 2.0,
+        floor: FloatArray | float = 0.0,
     ) -> None:
-        ratio = coarse.mult / fine.mult
-        self.estimate, self.truncation = richardson_estimate(
-            coarse.central(), fine.central(), ratio, order
-        )
-        rho_coarse = roundoff(model, coarse)
-        self.rho_fine = roundoff(model, fine)
-        gain = ratio**order
-        self.roundoff = (gain * self.rho_fine + rho_coarse) / (gain - 1)
-        error = self.truncation + self.roundoff
-        fwd_c, bwd_c = coarse.one_sided(f0)
-        fwd_f, bwd_f = fine.one_sided(f0)
-        self.gap_coarse, self.gap_fine = fwd_c - bwd_c, fwd_f - bwd_f
-        noise_coarse = 4 * rho_coarse  # round-off of forward - backward
-        self.noise_fine = 4 * self.rho_fine
-        self.finite = bool(
-            np.all(np.isfinite(self.estimate)) and np.all(np.isfinite(fwd_c - bwd_c))
-        )
-        # smooth f: the one-sided gap is h f'' + O(h^3), so it scales with the step
-        self.smooth = self.finite and bool(
-            np.all(
-                np.abs(self.gap_coarse - ratio * self.gap_fine)
-                <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine)
-            )
-        )
-        # where the gap scales with the step it measures f'' (less its round-off)
-        curvature = np.maximum(np.abs(self.gap_fine) - self.noise_fine, 0.0) / (
-            0.5 * (fine.h_plus + fine.h_minus)
-        )
-        self.model = model.with_curvature(curvature) if self.smooth else model
+        numbers = PairNumbers(coarse, fine, f0, model, order, floor)
+        self.estimate, self.truncation = numbers.estimate, numbers.truncation
+        self.roundoff, self.rho_fine = numbers.roundoff, numbers.rho_fine
+        self.gap_coarse, self.gap_fine = numbers.gap_coarse, numbers.gap_fine
+        self.noise_fine = numbers.noise_fine
+        self.finite, self.smooth = bool(numbers.finite), bool(numbers.smooth)
+        self.model = model.with_curvature(numbers.curvature) if self.smooth else model
+        error = numbers.error
         codes, tol = self.model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
         nan = np.full_like(g, np.nan)
         self.column = Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
 
 
-def convergence_order(levels: list[Level], model: ErrorModel) -> float:
-    """Order of the truncation error measured from three levels, the lowest over outputs
-    (see :func:`gradcheck.differences.convergence_order`)."""
+def convergence_order(levels: list[Level], model: ErrorModel) -> tuple[float, bool]:
+    """Order of the truncation error measured from three levels, the lowest over outputs,
+    and whether every output converges (see
+    :func:`gradcheck.differences.convergence_order`)."""
     estimates = np.stack([lv.central() for lv in levels])
     steps = np.array([0.5 * (lv.h_plus + lv.h_minus) for lv in levels])
     noise = np.stack([roundoff(model, lv) for lv in levels])
     if not np.all(np.isfinite(estimates)):
-        return 2.0
-    return float(np.min(measured_order(estimates, steps, noise)))
+        return 2.0, True
+    order, converging = measured_order(estimates, steps, noise)
+    return float(np.min(order)), bool(np.all(converging))
 
 
 def inconsistent(a: Column, b: Column) -> bool:
@@ -158,4 +191,9 @@ def quadratic_slope(
 
 
 def roundoff(model: ErrorModel, level: Level) -> FloatArray:
-    return 2.0 * model.noise / (level.h_plus + level.h_minus)
+    """Round-off bound of a level's central differences: shape (m,), or (m, n) for a
+    level over every element."""
+    steps = np.asarray(level.h_plus + level.h_minus)
+    noise = model.noise.reshape(model.noise.shape + (1,) * steps.ndim)
+    result: FloatArray = 2.0 * noise / steps
+    return result

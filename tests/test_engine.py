@@ -65,7 +65,7 @@ def test_assert_gradients_raises_an_assertion_error_with_the_report() -> None:
 # -- cost --------------------------------------------------------------------------------
 
 
-def test_correct_smooth_gradient_costs_about_two_evaluations_per_element(
+def test_correct_smooth_gradient_costs_about_four_evaluations_per_element(
     rng: np.random.Generator,
 ) -> None:
     A = rng.standard_normal((300, 300)) / 20
@@ -79,7 +79,8 @@ def test_correct_smooth_gradient_costs_about_two_evaluations_per_element(
     report = gradcheck.check(f, rng.standard_normal(300), grad=df, seed=1)
     assert report.ok
     n = 300
-    assert report.metadata.function_evaluations <= 2 * n + 40  # probes: about 40
+    # a Richardson pair (h, 2h) per element measures its truncation; probes: about 40
+    assert report.metadata.function_evaluations <= 4 * n + 60
     assert report.metadata.gradient_evaluations == 1
 
 

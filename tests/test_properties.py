@@ -158,7 +158,12 @@ def test_correct_float32_gradients_are_never_flagged(
     x = x64.astype(np.float32)
     if not np.all(np.isfinite(f.value(x))) or not np.all(np.isfinite(f.gradient(x))):
         return  # the float32 range was exceeded; nothing to check
-    report = gradcheck.check(f.value, x, grad=f.gradient, seed=seed)
+
+    def value(point: np.ndarray) -> np.floating:
+        with np.errstate(all="ignore"):  # inf far from x, as NumPy returns it by default
+            return f.value(point)
+
+    report = gradcheck.check(value, x, grad=f.gradient, seed=seed)
     COUNTS["float32 checks"] += 1
     COUNTS["false alarms"] += int(not report.ok)
     assert report.metadata.dtype == "float32"
@@ -214,3 +219,48 @@ def test_counts(capsys: pytest.CaptureFixture[str]) -> None:
         print("\nproperty-test tallies:", COUNTS)
     assert COUNTS["false alarms"] == 0
     assert COUNTS["detected"] == COUNTS["planted"]
+
+
+@st.composite
+def problems_at_any_magnitude(draw: st.DrawFn) -> tuple[SmoothFunction, np.ndarray]:
+    """Smooth problems whose parameters span 1e-8 .. 1e8 (the default set spans 1e-3 .. 1e3)."""
+    f, x = draw(smooth_problems())
+    exponents = draw(arrays(np.float64, x.size, elements=st.floats(-8, 8)))
+    factor = 10.0**exponents / np.abs(x)
+    return SmoothFunction(f.scale * factor, f.terms), x * factor
+
+
+DETECTABLE_COUNTS = {"planted": 0, "flagged": 0}
+
+
+@SETTINGS
+@given(problems_at_any_magnitude(), st.sampled_from([np.float64, np.float32]), st.data())
+def test_an_error_twice_the_reported_detectable_is_always_flagged(
+    problem: tuple[SmoothFunction, np.ndarray], dtype: type, data: st.DataObject
+) -> None:
+    """``detectable`` is a guarantee: plant twice it at any element and that element fails."""
+    f, x64 = problem
+    x = x64.astype(dtype)
+    g = f.gradient(x)
+    if not np.all(np.isfinite(f.value(x))) or not np.all(np.isfinite(g)):
+        return  # the float32 range was exceeded; nothing to check
+
+    def value(point: np.ndarray) -> np.floating:
+        with np.errstate(all="ignore"):  # inf far from x, as NumPy returns it by default
+            return f.value(point)
+
+    seed = data.draw(st.integers(0, 99))
+    report = gradcheck.check(value, x, grad=f.gradient, seed=seed)
+    k = data.draw(st.integers(0, x.size - 1))
+    bound = float(report.detectable[0, k])
+    if not np.isfinite(bound):
+        return  # nothing is promised where no estimate exists
+    planted = g.astype(np.float64)
+    # a bound of 0 (f exactly constant along k) promises that any error at all shows
+    size = max(2.0 * bound, float(np.finfo(dtype).tiny))
+    planted[k] += data.draw(st.sampled_from([-1.0, 1.0])) * size
+    wrong = planted.astype(dtype)
+    again = gradcheck.check(value, x, grad=lambda _: wrong, seed=seed)
+    DETECTABLE_COUNTS["planted"] += 1
+    DETECTABLE_COUNTS["flagged"] += int(again.verdicts[0, k] == Verdict.MISMATCH)
+    assert again.verdicts[0, k] == Verdict.MISMATCH, f"{report}\n\nplanted at {k}:\n{again}"
