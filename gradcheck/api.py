@@ -84,7 +84,9 @@ def check(
     Returns
     -------
     Report
-        ``report.ok`` is False when some element is a mismatch.
+        ``report.ok`` is False when some element is a mismatch, when f is random and
+        its noise left an element undecided, or when no element could be decided at all
+        (``report.failed`` marks the elements that fail).
 
     Raises
     ------

@@ -85,7 +85,12 @@ class IterateMismatch(GradientMismatch):
     """
 
     def __init__(self, report: Report, evaluation: int, x: object, where: str) -> None:
-        super().__init__(report, f"jac disagrees with finite differences {where}")
+        what = (
+            "jac disagrees with finite differences"
+            if report.counts["mismatch"]
+            else "jac could not be verified by finite differences"
+        )
+        super().__init__(report, f"{what} {where}")
         self.evaluation = evaluation
         self.x = x
 

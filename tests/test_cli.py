@@ -154,6 +154,28 @@ def test_an_expected_mismatch_that_is_not_found_fails() -> None:
     )
 
 
+def test_an_expected_mismatch_is_not_found_in_a_check_that_verified_nothing() -> None:
+    model(
+        """
+        import numpy as np
+
+        RNG = np.random.default_rng()  # a generator of its own: gradcheck cannot reseed it
+
+        def noisy(x):
+            return float(np.sum(x**2) + RNG.normal())
+
+        @gradcheck.case(expect="mismatch")
+        def random_f():
+            return gradcheck.Case(noisy, np.array([1.0, 2.0]), grad=lambda x: 2 * x)
+        """
+    )
+    result = invoke("run", "model.py")
+    assert result.exit_code == ExitCode.MISMATCH
+    assert "FAILED random_f: expected a mismatch (expect='mismatch'), but " in result.stdout
+    assert "f is random" in result.stdout
+    assert "Fixed the gradient?" not in result.stdout
+
+
 # -- bad input: one short message, no traceback ---------------------------------------------
 
 
@@ -426,6 +448,8 @@ def test_json_to_stdout_follows_the_schema_and_keeps_tables_off_stdout() -> None
     assert wrong["report"]["counts"]["mismatch"] == 2
     assert wrong["report"]["schema_version"] == 1
     assert "FAILED wrong" in result.stderr  # the human-readable report moved to stderr
+    # each report is streamed in: the document is exactly what one json.dumps would write
+    assert result.stdout == json.dumps(document, indent=2) + "\n"
 
 
 def test_json_to_a_file_records_errors_too(tmp_path: Path) -> None:
