@@ -112,8 +112,9 @@ class PairNumbers:
         self.curvature: FloatArray = np.where(self.smooth, measured, 0.0)
 
 
-class Pair:
-    """A Richardson pair of step levels for one column: estimate, errors, smoothness."""
+class Pair(PairNumbers):
+    """A Richardson pair of step levels for one column: its numbers, whether it is smooth
+    and finite (as bools), and its verdicts, judged with the curvature it measured."""
 
     def __init__(
         self,
@@ -126,17 +127,13 @@ class Pair:
         order: float = 2.0,
         floor: FloatArray | float = 0.0,
     ) -> None:
-        numbers = PairNumbers(coarse, fine, f0, model, order, floor)
-        self.estimate, self.truncation = numbers.estimate, numbers.truncation
-        self.roundoff, self.rho_fine = numbers.roundoff, numbers.rho_fine
-        self.gap_coarse, self.gap_fine = numbers.gap_coarse, numbers.gap_fine
-        self.noise_fine = numbers.noise_fine
-        self.finite, self.smooth = bool(numbers.finite), bool(numbers.smooth)
-        self.model = model.with_curvature(numbers.curvature) if self.smooth else model
-        error = numbers.error
-        codes, tol = self.model.verdicts(g[:, None], self.estimate[:, None], error[:, None], scale)
+        super().__init__(coarse, fine, f0, model, order, floor)
+        self.model = model.with_curvature(self.curvature) if self.smooth else model
+        codes, tol = self.model.verdicts(
+            g[:, None], self.estimate[:, None], self.error[:, None], scale
+        )
         nan = np.full_like(g, np.nan)
-        self.column = Column(self.estimate, error, tol[:, 0], codes[:, 0], nan, nan)
+        self.column = Column(self.estimate, self.error, tol[:, 0], codes[:, 0], nan, nan)
 
 
 def convergence_order(levels: list[Level], model: ErrorModel) -> tuple[float, bool]:
