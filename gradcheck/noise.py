@@ -188,14 +188,24 @@ class NoiseProbe:
         for _ in range(NOISE_ATTEMPTS):
             measured, tables = self._noise_at(line, spacing, f0)
             if measured is not None:
-                # only a level far above f's rounding can be aliasing: check it at a
-                # finer spacing (noise shows at every spacing, aliasing does not)
+                # only a level far above f's rounding can be aliasing: check it at finer
+                # spacings, 128 times finer each, while they are resolvable (noise shows at
+                # every spacing; aliasing drops once the table resolves the oscillation)
                 rounding = ALIASING_SUSPECT * self.eps * float(np.max(np.abs(f0)))
-                if not line.resolves(spacing / 128) or np.nanmax(measured) <= rounding:
+                finer: FloatArray | None = measured
+                finer_tables, fine = tables, spacing
+                while (
+                    finer is not None
+                    and np.nanmax(finer) > rounding
+                    and line.resolves(fine / 128)
+                    and not np.any(finer < measured / ALIASING_RATIO)
+                ):
+                    # without the jump across x0: at a spacing the oscillation is barely
+                    # resolved at, a parabola's extrapolation error is f's curvature
+                    fine /= 128
+                    finer, finer_tables = self._noise_at(line, fine, f0, False)
+                if fine == spacing:
                     return measured, False
-                # without the jump across x0: at a spacing the oscillation is barely
-                # resolved at, a parabola's extrapolation error is f's curvature, not noise
-                finer, finer_tables = self._noise_at(line, spacing / 128, f0, False)
                 if finer is not None:
                     # near neighbours round alike, and where f's terms grow with the
                     # distance from x0 (f ~ 0 at a minimum) so does their rounding, at most

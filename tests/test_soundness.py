@@ -262,3 +262,17 @@ def test_an_f_not_finite_on_one_side_is_named_with_the_point() -> None:
     )
     assert report.counts["ok"] == 1
     assert any(w.startswith("f is nan at x[0] = 1.0000") for w in report.metadata.warnings)
+
+
+# -- aliasing: f oscillating far faster than any step the probe can resolve -----------------
+
+
+@pytest.mark.parametrize("frequency", [1e7, 1e9, 1e10, 1e11, 1e12])
+def test_an_oscillation_faster_than_every_table_is_never_a_false_mismatch(frequency: float) -> None:
+    report = gradcheck.check(
+        lambda p: float(np.sin(frequency * p[0])),
+        np.array([0.3]),
+        grad=lambda p: frequency * np.cos(frequency * p),
+        seed=0,
+    )
+    assert report.counts["mismatch"] == 0, str(report)
