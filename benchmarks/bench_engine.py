@@ -5,8 +5,9 @@ Run by hand (not a test): ``python benchmarks/bench_engine.py [--sizes 100 1000 
 For each size n it times, in the same process and run:
 
 * the floor: 2n evaluations of f at perturbed points, the least any central-difference
-  check of every coordinate can cost;
-* ``gradcheck.check`` (full, calibrated check of every element);
+  check of every coordinate can cost (one difference each, its truncation unmeasured);
+* ``gradcheck.check`` (full, calibrated check of every element: a Richardson pair each,
+  4n evaluations and the probes, so about twice the floor by design);
 * ``scipy.optimize.check_grad`` (one random direction: a single number, not per element);
 * ``torch.autograd.gradcheck`` on the same NumPy f wrapped in an ``autograd.Function``
   (if torch is installed), slow mode;

@@ -4,8 +4,9 @@ For each size n (parameters of ``Linear(d, h) -> tanh -> Linear(h, 1)`` on 16 in
 an MSE loss) and each device (the CPU, and CUDA where available) the table gives:
 
 * ``gradcheck``: ``gradcheck.check(model, x, y, loss=F.mse_loss)``, a full, calibrated
-  check of every parameter (noise measurement, screening with 2n batched evaluations,
-  Richardson refinement where needed), after one warm-up call at the smallest size;
+  check of every parameter (noise measurement, screening with a Richardson pair for each,
+  4n batched evaluations, refinement where needed), after one warm-up call at the
+  smallest size;
 * ``batched CD``: plain central differences over all n coordinates, 2n evaluations with
   ``vmap(functional_call)`` in the same chunks, no error model: the floor of any full check;
 * ``torch slow`` / ``torch fast``: ``torch.autograd.gradcheck`` with its defaults
