@@ -325,7 +325,34 @@ class _Check:
             )
             verdicts[:, i], left[:, i], right[:, i] = column.verdicts, column.left, column.right
         self._note_unchanged(f0, f_plus, f_minus, g, verdicts)
+        self._recheck_start(f0, verdicts, tolerance)
         return _Result(g, numeric, error, tolerance, verdicts, left, right, h_plus, noise)
+
+    def _recheck_start(
+        self, f0: FloatArray, verdicts: NDArray[np.int8], tolerance: FloatArray
+    ) -> None:
+        """f at the start point once more, after every other evaluation.
+
+        Two equal values at the start can be chance (a dropout mask over few elements
+        drawn twice alike); a third after hundreds of draws, or after f kept state
+        between calls, rarely is. Where it differs, the verdicts assumed a deterministic
+        f: none of them can call a mismatch.
+        """
+        if self.random:
+            return
+        again = self.session.value_at_start("at the start point, after the check")
+        if np.array_equal(again, f0):
+            return
+        self.random = True
+        self.session.warnings.append(
+            f"f is random, or keeps state between calls: at the start point it returned "
+            f"{_fmt(float(f0[0]))} before the check and {_fmt(float(again[0]))} after it. "
+            "Its differences are not a derivative: give f a seeded generator (or switch "
+            "off dropout), and make it depend on nothing but its parameters"
+        )
+        mismatch = verdicts == Verdict.MISMATCH
+        verdicts[mismatch] = Verdict.INCONCLUSIVE
+        tolerance[mismatch] = np.inf
 
     def _note_unchanged(
         self,

@@ -276,3 +276,18 @@ def test_an_oscillation_faster_than_every_table_is_never_a_false_mismatch(freque
         seed=0,
     )
     assert report.counts["mismatch"] == 0, str(report)
+
+
+def test_a_random_f_whose_first_two_draws_coincide_is_caught_at_the_end() -> None:
+    calls = {"n": 0}
+
+    def f(x: np.ndarray) -> float:  # its first two values at x0 agree, as equal draws would
+        calls["n"] += 1
+        wobble = 0.0 if calls["n"] <= 2 else 1e-3 * np.sin(calls["n"])
+        return float(np.sum(x**2) + wobble)
+
+    report = gradcheck.check(f, np.array([1.0, 2.0]), grad=lambda x: -2 * x, seed=0)
+    assert not report.ok
+    assert report.metadata.random
+    assert report.counts["mismatch"] == 0  # its differences are no derivative at all
+    assert any("keeps state between calls" in w for w in report.metadata.warnings)
