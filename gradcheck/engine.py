@@ -4,14 +4,21 @@ One check goes through these stages:
 
 1. **Probe.** f at the start (finite? its shape?), f again (deterministic?), the analytic
    gradient (shape?), and whether f wrote to its own argument.
-2. **Noise.** A few values along one coordinate at tiny spacings give f's round-off
-   level (ECnoise), which sets the step and the round-off term of the error model.
-3. **Screen.** One central difference per coordinate (2n evaluations). An element whose
-   analytic value is within the round-off bound of it is done.
-4. **Refine** only the others: a second step (Richardson) estimates the truncation error;
-   a smooth pair that excludes the analytic value is confirmed at a finer pair before it
-   is called a mismatch; one-sided differences that keep disagreeing as the step shrinks
-   mark a kink.
+2. **Noise.** Values along one random direction and along single coordinates, at tiny
+   spacings, give f's round-off level (ECnoise), which sets the step and the round-off
+   term of the error model.
+3. **Screen.** A Richardson pair of central differences (steps h and 2h) per coordinate,
+   4n evaluations: its estimate, and its truncation error measured, not assumed. An
+   element that agrees, smoothly, with round-off dominating, is done.
+4. **Refine** only the others with finer pairs (h/4, h/16, ...), the convergence order
+   measured from three levels: among consistent smooth pairs the sharpest decides, and
+   a mismatch needs a second pair (or the same steps shifted) to confirm it; one-sided
+   differences that keep disagreeing, bounded, as the step shrinks mark a kink; f not
+   finite on one side means one-sided differences from the other; levels that never
+   converge decide nothing. Elements undecided, or blunt, on the unit scale get a closer
+   look on their own magnitude.
+5. **Recheck** f at the start point: a value that changed means f is random or keeps
+   state, and none of its verdicts can be a mismatch.
 
 Whatever is perturbed is put back in ``finally``, also on KeyboardInterrupt.
 """

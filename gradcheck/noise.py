@@ -3,8 +3,9 @@
 Central differences lose digits to the round-off of f, and that round-off is a property of
 the code, not of the dtype of its inputs: a model may take float64 and compute in float32,
 sum a million terms, or be random. :class:`NoiseProbe` measures it where the differences
-will be taken: tables of f along single coordinates at tiny spacings, differenced to high
-order (ECnoise, :func:`gradcheck.differences.estimate_noise`).
+will be taken: tables of f along one random direction (every coordinate moved) and along
+single coordinates, at tiny spacings, differenced to high order (ECnoise,
+:func:`gradcheck.differences.estimate_noise`).
 """
 
 from __future__ import annotations
