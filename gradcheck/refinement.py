@@ -105,11 +105,13 @@ class PairNumbers:
             <= noise_coarse + ratio * self.noise_fine + 0.25 * np.abs(ratio * self.gap_fine),
             axis=0,
         )
-        # where the gap scales with the step it measures f'' (less its round-off)
-        measured = np.maximum(np.abs(self.gap_fine) - self.noise_fine, 0.0) / (
-            0.5 * (fine.h_plus + fine.h_minus)
-        )
-        self.curvature: FloatArray = np.where(self.smooth, measured, 0.0)
+        # where the gap scales with the step it measures f'' (less its round-off); it
+        # speaks for the element's own scale only from steps within it (f'' averaged over
+        # steps far wider than x's own size says nothing about a move of that size)
+        step = 0.5 * (fine.h_plus + fine.h_minus)
+        measured = np.maximum(np.abs(self.gap_fine) - self.noise_fine, 0.0) / step
+        within = True if model.own_scale is None else step <= model.own_scale
+        self.curvature: FloatArray = np.where(self.smooth & within, measured, 0.0)
 
 
 class Pair(PairNumbers):
