@@ -631,6 +631,12 @@ class _Check:
             order, converging = (
                 convergence_order(levels[-3:], model) if len(levels) >= 3 else (2.0, True)
             )
+            if chain and chain[-1][2] is coarse and order < 2.0:
+                # the last pair assumed second order; these levels measured less: its
+                # truncation was understated by as much, so it is judged again
+                last, last_coarse, _ = chain[-1]
+                redone = Pair(last_coarse, coarse, f0, g, scale, model, order)
+                chain[-1] = (redone if redone.smooth else last, last_coarse, coarse)
             # where these steps are in the asymptotic range, the truncation of the finer
             # difference is the last smooth pair's scaled down by the order; measured much
             # smaller, the coarser level was not in that range yet: keep the prediction
@@ -671,8 +677,11 @@ class _Check:
                 kink_votes = kink_votes + 1 if pair.finite and stuck.any() else 0
                 if kink_votes >= 2:
                     return self._kink(coarse, fine, f0, g, scale, model, significant)
-            element_scale = model.element_scale(fine.central()[:, None], scale)
-            if np.all(pair.rho_fine > INCONCLUSIVE_FRACTION * element_scale[:, 0]):
+            element_scale = model.element_scale(fine.central()[:, None], scale)[:, 0]
+            # (an element of scale 0, everything exactly zero so far, has no scale to lose)
+            if np.all(
+                (element_scale > 0) & (pair.rho_fine > INCONCLUSIVE_FRACTION * element_scale)
+            ):
                 break  # finer steps only add round-off
             if len(levels) >= MAX_LEVELS:
                 break

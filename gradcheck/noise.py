@@ -92,6 +92,7 @@ class NoiseProbe:
         self.eps = eps
         self.rng = rng
         self.seen: list[FloatArray] = []
+        self.moved: FloatArray | None = None  # f's change over the elements' own scales
 
     def level(self, f0: FloatArray, g: FloatArray, spread: FloatArray) -> FloatArray:
         """Bound on the error of one evaluation of each output.
@@ -117,7 +118,16 @@ class NoiseProbe:
 
     def f_scale(self, f0: FloatArray, g: FloatArray) -> FloatArray:
         """Per output: |f0|, or what a step the size of each element's own scale changes
-        f by, whichever is larger."""
+        f by, whichever is larger.
+
+        That change is measured on the direction probe's tables (every coordinate moved
+        by the same fraction of its own scale), so the analytic gradient under test never
+        sets the scale its own elements are judged on; it is estimated from the gradient
+        only where no such table could be taken.
+        """
+        if self.moved is not None:
+            measured: FloatArray = np.maximum(np.abs(f0), self.moved)
+            return measured
         finite_g = np.where(np.isfinite(g), np.abs(g), 0.0)
         # the median such change among the elements that move f: neither a pole (a huge
         # entry) nor one wrong tiny entry may set the scale every other element is judged on
@@ -138,7 +148,18 @@ class NoiseProbe:
         sees every term's rounding.
         """
         signs = self.rng.choice([-1.0, 1.0], size=self.x0.size)
-        measured, _ = self._measure(_Line(self, np.arange(self.x0.size), signs), f0, True)
+        line = _Line(self, np.arange(self.x0.size), signs)
+        measured, _ = self._measure(line, f0, True)
+        if line.reached:
+            # f's change for a move of every coordinate by its own scale, from the farthest
+            # point of each table (each coordinate moved by `relative` of its scale there)
+            self.moved = np.max(
+                [
+                    np.abs(table[-1] - f0) / (NOISE_POINTS * relative)
+                    for relative, table in line.reached
+                ],
+                axis=0,
+            )
         return measured
 
     def _ecnoise(self, f0: FloatArray, g: FloatArray) -> FloatArray | None:
@@ -258,6 +279,7 @@ class NoiseProbe:
             if np.all(np.isfinite(table)):
                 tables.append(table)
                 self.seen.append(table)
+                line.reached.append((min(spacing, NOISE_EXTENT / NOISE_POINTS), table))
         levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
         if not levels:
             return None, tables
@@ -294,6 +316,7 @@ class _Line:
         )
         # each element's own magnitude: a table must be short on the scale f varies on
         self.scale: FloatArray = np.where(x != 0.0, np.abs(x), probe.local_scale[index])
+        self.reached: list[tuple[float, FloatArray]] = []  # (relative spacing, table) taken
 
     def step(self, spacing: float) -> FloatArray:
         """The signed per-coordinate step for a relative spacing."""
