@@ -152,7 +152,7 @@ class NoiseProbe:
         measured, _ = self._measure(line, f0, True)
         if line.reached:
             # f's change for a move of every coordinate by its own scale, from the farthest
-            # point of each table (each coordinate moved by `relative` of its scale there)
+            # point of each table (no coordinate moved by more than `relative` of its scale)
             self.moved = np.max(
                 [
                     np.abs(table[-1] - f0) / (NOISE_POINTS * relative)
@@ -279,7 +279,8 @@ class NoiseProbe:
             if np.all(np.isfinite(table)):
                 tables.append(table)
                 self.seen.append(table)
-                line.reached.append((min(spacing, NOISE_EXTENT / NOISE_POINTS), table))
+                # the move actually made (at least NOISE_ULPS ulps), relative to each scale
+                line.reached.append((float(np.max(np.abs(step) / line.scale)), table))
         levels = [lv for lv in map(estimate_noise, tables) if lv is not None]
         if not levels:
             return None, tables
