@@ -152,10 +152,16 @@ class NoiseProbe:
         measured, _ = self._measure(line, f0, True)
         if line.reached:
             # f's change for a move of every coordinate by its own scale, from the farthest
-            # point of each table (no coordinate moved by more than `relative` of its scale)
+            # point of each table (no coordinate moved by more than `relative` of its scale),
+            # counted only beyond what the noise of two evaluations explains
+            noise = (
+                2.0
+                * NOISE_BOUND
+                * np.nan_to_num(np.zeros_like(f0) if measured is None else measured)
+            )
             self.moved = np.max(
                 [
-                    np.abs(table[-1] - f0) / (NOISE_POINTS * relative)
+                    np.maximum(np.abs(table[-1] - f0) - noise, 0.0) / (NOISE_POINTS * relative)
                     for relative, table in line.reached
                 ],
                 axis=0,
