@@ -80,6 +80,10 @@ along its own coordinate (round-off differs between coordinates by orders of mag
 NOISE_SPREAD = 4.0
 """Two ECnoise estimates of one noise level (9-point tables) differ by up to this factor."""
 
+PRECISION_CAP = 1e-2
+"""Largest relative noise taken for rounding: beyond it, a deterministic f varies faster
+than the probe resolves, and its differences are no derivative."""
+
 REPEATS = 6
 """Evaluations at the start point used to measure the noise of a random f."""
 
@@ -173,6 +177,7 @@ class _Check:
         problem = session.problem
         self.x0 = problem.flat_values()
         self.random = False  # f returned different values at the same point
+        self.unresolved = False  # f deterministic, yet noisier than any rounding
         # smooth pairs an agreeing element needs: method="richardson" confirms every
         # element with a second, finer pair (its convergence order measured)
         self.pairs = 2 if options.method is Method.RICHARDSON else 1
@@ -250,9 +255,12 @@ class _Check:
         relative = float(
             np.max(noise[nonzero] / f_scale[nonzero], initial=self.probe_noise.precision())
         )
+        # a deterministic f whose "noise" is beyond any rounding varies faster than the
+        # finest table resolves (or cancels nearly all its digits): no noise model holds
+        self.unresolved = not self.random and relative > PRECISION_CAP
         model = ErrorModel(
             noise=noise,
-            precision=max(self.eps, min(relative, 1e-2)),
+            precision=max(self.eps, min(relative, PRECISION_CAP)),
             rtol=self.options.rtol,
             atol=self.options.atol,
         )
@@ -333,7 +341,25 @@ class _Check:
             verdicts[:, i], left[:, i], right[:, i] = column.verdicts, column.left, column.right
         self._note_unchanged(f0, f_plus, f_minus, g, verdicts)
         self._recheck_start(f0, verdicts, tolerance)
+        if self.unresolved:
+            self._unresolved(relative, verdicts, tolerance)
         return _Result(g, numeric, error, tolerance, verdicts, left, right, h_plus, noise)
+
+    def _unresolved(
+        self, relative: float, verdicts: NDArray[np.int8], tolerance: FloatArray
+    ) -> None:
+        """A deterministic f whose measured noise is no rounding: no mismatch can stand."""
+        mismatch = verdicts == Verdict.MISMATCH
+        verdicts[mismatch] = Verdict.INCONCLUSIVE
+        tolerance[mismatch] = np.inf
+        self.session.warnings.append(
+            f"f returns the same value at the same point, yet its values a few ulps apart "
+            f"differ by {_fmt(relative)} times f's scale, far beyond any rounding: f varies "
+            "faster than the finest step gradcheck can take there (an oscillation, or "
+            "digits lost to cancellation), so no difference is a derivative and no "
+            "verdict can be a mismatch. Pass step= with the scale f varies on, or check "
+            "in float64"
+        )
 
     def _recheck_start(
         self, f0: FloatArray, verdicts: NDArray[np.int8], tolerance: FloatArray

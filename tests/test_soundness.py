@@ -291,3 +291,23 @@ def test_a_random_f_whose_first_two_draws_coincide_is_caught_at_the_end() -> Non
     assert report.metadata.random
     assert report.counts["mismatch"] == 0  # its differences are no derivative at all
     assert any("keeps state between calls" in w for w in report.metadata.warnings)
+
+
+# -- float32: rounding where the differences are taken, and unresolvable variation ---------
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_parameters_near_1e_6_are_judged_with_the_rounding_of_the_values_taken(
+    seed: int,
+) -> None:
+    # f ~ 1e-12 at x, ~1e-5 a step away: noise measured at x understates the values' rounding
+    x = (np.random.default_rng(seed).standard_normal(50) * 1e-6).astype(np.float32)
+    report = gradcheck.check(lambda v: 0.5 * np.sum(v * v), x, grad=lambda v: v.copy(), seed=seed)
+    assert report.counts["mismatch"] == 0, str(report)
+
+
+def test_float32_oscillation_finer_than_any_step_is_never_a_mismatch() -> None:
+    x = (np.random.default_rng(0).standard_normal(3) * 1e6).astype(np.float32)
+    report = gradcheck.check(lambda v: np.sum(np.sin(v)), x, grad=np.cos, seed=0)
+    assert report.counts["mismatch"] == 0, str(report)
+    assert any("varies faster than the finest step" in w for w in report.metadata.warnings)
