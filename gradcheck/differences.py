@@ -111,7 +111,10 @@ def representable_steps(
 
 
 def central_difference(
-    f_plus: FloatArray, f_minus: FloatArray, h_plus: FloatArray, h_minus: FloatArray
+    f_plus: FloatArray,
+    f_minus: FloatArray,
+    h_plus: FloatArray | float,
+    h_minus: FloatArray | float,
 ) -> FloatArray:
     """Central difference ``(f(x+h+) - f(x-h-)) / (h+ + h-)``, column-wise.
 
@@ -142,7 +145,11 @@ def central_difference(
 
 
 def one_sided_differences(
-    f_plus: FloatArray, f0: FloatArray, f_minus: FloatArray, h_plus: FloatArray, h_minus: FloatArray
+    f_plus: FloatArray,
+    f0: FloatArray,
+    f_minus: FloatArray,
+    h_plus: FloatArray | float,
+    h_minus: FloatArray | float,
 ) -> tuple[FloatArray, FloatArray]:
     """Forward and backward differences ``(f+ - f0)/h+`` and ``(f0 - f-)/h-``.
 

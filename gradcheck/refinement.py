@@ -14,8 +14,12 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcheck.differences import (
+    central_difference,
+    one_sided_differences,
+    richardson_estimate,
+)
 from gradcheck.differences import convergence_order as measured_order
-from gradcheck.differences import richardson_estimate
 from gradcheck.tolerance import SAFETY, ErrorModel
 
 __all__ = [
@@ -46,10 +50,10 @@ class Level:
     h_minus: float | FloatArray
 
     def central(self) -> FloatArray:
-        return (self.f_plus - self.f_minus) / (self.h_plus + self.h_minus)
+        return central_difference(self.f_plus, self.f_minus, self.h_plus, self.h_minus)
 
     def one_sided(self, f0: FloatArray) -> tuple[FloatArray, FloatArray]:
-        return (self.f_plus - f0) / self.h_plus, (f0 - self.f_minus) / self.h_minus
+        return one_sided_differences(self.f_plus, f0, self.f_minus, self.h_plus, self.h_minus)
 
 
 class Column(NamedTuple):

@@ -131,10 +131,6 @@ class ErrorModel:
         """Round-off bound of central differences, shape (m, n): ``2 eps_f / (h+ + h-)``."""
         return 2.0 * self.noise[:, None] / (h_plus + h_minus)
 
-    def one_sided_roundoff(self, h_plus: FloatArray, h_minus: FloatArray) -> FloatArray:
-        """Round-off bound of ``forward - backward`` differences, shape (m, k)."""
-        return 2.0 * self.noise[:, None] * (1.0 / h_plus + 1.0 / h_minus)
-
     def tolerance(self, analytic: FloatArray, error: FloatArray) -> FloatArray:
         """Largest ``|analytic - numeric|`` that the errors explain, element-wise.
 
