@@ -10,8 +10,6 @@ single coordinates, at tiny spacings, differenced to high order (ECnoise,
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -93,6 +91,19 @@ class NoiseProbe:
         self.rng = rng
         self.seen: list[FloatArray] = []
         self.moved: FloatArray | None = None  # f's change over the elements' own scales
+        # each element's ulp at x0, in its parameter's own dtype
+        self.ulps = np.concatenate(
+            [
+                np.spacing(np.abs(x0[stop - p.size : stop].astype(p.values.dtype))).astype(
+                    np.float64
+                )
+                for p, stop in zip(
+                    session.problem.parameters,
+                    np.cumsum([p.size for p in session.problem.parameters]),
+                    strict=True,
+                )
+            ]
+        )
 
     def level(self, f0: FloatArray, g: FloatArray, spread: FloatArray) -> FloatArray:
         """Bound on the error of one evaluation of each output.
@@ -313,14 +324,7 @@ class _Line:
         self.index = index
         self.signs = signs
         x = probe.x0[index]
-        self.ulp = np.array(
-            [
-                float(
-                    np.spacing(np.abs(np.asarray(v, dtype=probe.session.owner[k][0].values.dtype)))
-                )
-                for v, k in zip(x, index, strict=True)
-            ]
-        )
+        self.ulp = probe.ulps[index]
         # each element's own magnitude: a table must be short on the scale f varies on
         self.scale: FloatArray = np.where(x != 0.0, np.abs(x), probe.local_scale[index])
         self.reached: list[tuple[float, FloatArray]] = []  # (relative spacing, table) taken
@@ -329,8 +333,7 @@ class _Line:
         """The signed per-coordinate step for a relative spacing."""
         widest = NOISE_EXTENT * self.scale / NOISE_POINTS
         targets = np.minimum(spacing * self.scale, widest)
-        units = np.array([table_spacing(t, u) for t, u in zip(targets, self.ulp, strict=True)])
-        step: FloatArray = self.signs * units
+        step: FloatArray = self.signs * table_spacing(targets, self.ulp)
         return step
 
     def resolves(self, spacing: float) -> bool:
@@ -365,19 +368,26 @@ def _fmax_known(a: FloatArray | None, b: FloatArray | None) -> FloatArray | None
     return result
 
 
-def table_spacing(target: float, ulp: float) -> float:
-    """A noise-table spacing near ``target``: an odd number of ulps of the coordinate.
+def table_spacing(target: FloatArray, ulp: FloatArray) -> FloatArray:
+    """Noise-table spacings near ``target``: an odd number of ulps of each coordinate.
 
     Every point ``x0 + j t`` is then exactly representable (within x0's binade), and the
     spacing is commensurate with no coarser binary lattice: a power of two would step
     exactly over the float32 rounding of x inside f, whose stairs then pass for a
     straight line.
+
+    Examples
+    --------
+    >>> t = table_spacing(np.array([1e-6]), np.array([2.0**-52]))
+    >>> int(t[0] / 2.0**-52) % 2, bool(abs(t[0] - 1e-6) < 1e-15)
+    (1, True)
     """
     # count in a power-of-two unit no finer than x0's ulp (at x0 = 0 that ulp is
     # subnormal; 2**-40 of the target is as fine as any lattice that matters)
-    unit = max(ulp, 2.0 ** (math.frexp(target)[1] - 40))
-    units = max(round(target / unit), NOISE_ULPS if unit == ulp else 1)
-    return float((units | 1) * unit)
+    unit = np.maximum(ulp, np.ldexp(1.0, np.frexp(target)[1] - 40))
+    units = np.maximum(np.round(target / unit), np.where(unit == ulp, NOISE_ULPS, 1))
+    odd: FloatArray = np.where(units % 2 == 0, units + 1, units) * unit
+    return odd
 
 
 def lattice_precision(values: FloatArray | None, eps: float) -> float:
