@@ -730,8 +730,9 @@ class _Check:
         model: ErrorModel,
     ) -> Column:
         """A mismatch from one pair, confirmed (or not) by the same steps shifted by
-        ``SHIFT``, whose round-off is independent of the first pair's: consistent, the
-        sharper of the two decides; inconsistent, their disagreement joins the error."""
+        ``SHIFT``, whose round-off is independent of the first pair's: where the shifted
+        pair resolves the gap too, the sharper of the two decides; where it does not (or
+        disagrees beyond both errors), their disagreement joins the error."""
         pair, coarse, fine = found
         shifted = Pair(
             self._level(i, h, coarse.mult * SHIFT),
@@ -746,9 +747,10 @@ class _Check:
                 verdicts=np.full_like(pair.column.verdicts, Verdict.INCONCLUSIVE),
                 tolerance=np.full_like(pair.column.tolerance, np.inf),
             )
-        if inconsistent(pair.column, shifted.column):
-            return merged(pair.column, shifted.column, g, scale, pair.model)
-        return sharpest([pair.column, shifted.column])
+        confirms = bool(np.any(shifted.column.verdicts == Verdict.MISMATCH))
+        if confirms and not inconsistent(pair.column, shifted.column):
+            return sharpest([pair.column, shifted.column])
+        return merged(pair.column, shifted.column, g, scale, pair.model)
 
     def _kink(
         self,

@@ -311,3 +311,17 @@ def test_float32_oscillation_finer_than_any_step_is_never_a_mismatch() -> None:
     report = gradcheck.check(lambda v: np.sum(np.sin(v)), x, grad=np.cos, seed=0)
     assert report.counts["mismatch"] == 0, str(report)
     assert any("varies faster than the finest step" in w for w in report.metadata.warnings)
+
+
+def test_a_shifted_pair_that_does_not_resolve_the_gap_confirms_no_mismatch() -> None:
+    # float32 at |x| ~ 300 with f varying on a scale of 1: the pair (h, h/4) agrees with
+    # itself by coincidence and misses the truth; the shifted pair does not see the gap
+    def f(x: np.ndarray) -> np.floating:
+        return np.sum(np.tanh(np.sin(x)) * x)
+
+    def df(x: np.ndarray) -> np.ndarray:
+        return ((1 - np.tanh(np.sin(x)) ** 2) * np.cos(x) * x + np.tanh(np.sin(x))).astype(x.dtype)
+
+    x = (np.random.default_rng(2).standard_normal(50) * 1e3).astype(np.float32)
+    report = gradcheck.check(f, x, grad=df, seed=2)
+    assert report.verdicts[0, 12] != Verdict.MISMATCH, str(report.element(0, 12))
