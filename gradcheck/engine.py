@@ -177,7 +177,6 @@ class _Check:
         problem = session.problem
         self.x0 = problem.flat_values()
         self.random = False  # f returned different values at the same point
-        self.unresolved = False  # f deterministic, yet noisier than any rounding
         # smooth pairs an agreeing element needs: method="richardson" confirms every
         # element with a second, finer pair (its convergence order measured)
         self.pairs = 2 if options.method is Method.RICHARDSON else 1
@@ -257,7 +256,7 @@ class _Check:
         )
         # a deterministic f whose "noise" is beyond any rounding varies faster than the
         # finest table resolves (or cancels nearly all its digits): no noise model holds
-        self.unresolved = not self.random and relative > PRECISION_CAP
+        unresolved = not self.random and relative > PRECISION_CAP
         model = ErrorModel(
             noise=noise,
             precision=max(self.eps, min(relative, PRECISION_CAP)),
@@ -341,7 +340,7 @@ class _Check:
             verdicts[:, i], left[:, i], right[:, i] = column.verdicts, column.left, column.right
         self._note_unchanged(f0, f_plus, f_minus, g, verdicts)
         self._recheck_start(f0, verdicts, tolerance)
-        if self.unresolved:
+        if unresolved:
             self._unresolved(relative, verdicts, tolerance)
         return _Result(g, numeric, error, tolerance, verdicts, left, right, h_plus, noise)
 
@@ -349,9 +348,7 @@ class _Check:
         self, relative: float, verdicts: NDArray[np.int8], tolerance: FloatArray
     ) -> None:
         """A deterministic f whose measured noise is no rounding: no mismatch can stand."""
-        mismatch = verdicts == Verdict.MISMATCH
-        verdicts[mismatch] = Verdict.INCONCLUSIVE
-        tolerance[mismatch] = np.inf
+        _no_mismatch(verdicts, tolerance)
         self.session.warnings.append(
             f"f returns the same value at the same point, yet its values a few ulps apart "
             f"differ by {_fmt(relative)} times f's scale, far beyond any rounding: f varies "
@@ -383,9 +380,7 @@ class _Check:
             "Its differences are not a derivative: give f a seeded generator (or switch "
             "off dropout), and make it depend on nothing but its parameters"
         )
-        mismatch = verdicts == Verdict.MISMATCH
-        verdicts[mismatch] = Verdict.INCONCLUSIVE
-        tolerance[mismatch] = np.inf
+        _no_mismatch(verdicts, tolerance)
 
     def _note_unchanged(
         self,
@@ -400,8 +395,6 @@ class _Check:
         flagged = unchanged & np.any(verdicts == Verdict.MISMATCH, axis=0)
         if not flagged.any():
             return
-        labels = [self.session.label(int(i)) for i in np.flatnonzero(flagged)[:3]]
-        more = f" and {int(flagged.sum()) - 3} more" if flagged.sum() > 3 else ""
         if np.all(unchanged | ~np.any(g != 0, axis=0)):
             self.session.warnings.append(
                 "f did not change when any parameter changed: f returned exactly the same "
@@ -411,6 +404,8 @@ class _Check:
                 "the parameters it is given on every call"
             )
         else:
+            labels = [self.session.label(int(i)) for i in np.flatnonzero(flagged)[:3]]
+            more = f" and {int(flagged.sum()) - 3} more" if flagged.sum() > 3 else ""
             self.session.warnings.append(
                 f"f did not change when {', '.join(labels)}{more} changed (exactly the same "
                 "value with the element moved either way), while the gradient says it "
@@ -862,6 +857,13 @@ MAX_SIDED_LEVELS = 10
 
 BOUND_MARGIN = 2.5
 """Central differences need this many steps of room to each bound (the screen uses 2h)."""
+
+
+def _no_mismatch(verdicts: NDArray[np.int8], tolerance: FloatArray) -> None:
+    """Where the error model did not hold, no gap is a mismatch: inconclusive, tolerance inf."""
+    mismatch = verdicts == Verdict.MISMATCH
+    verdicts[mismatch] = Verdict.INCONCLUSIVE
+    tolerance[mismatch] = np.inf
 
 
 def _one_side_undefined(level: Level) -> bool:

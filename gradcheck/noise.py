@@ -188,19 +188,17 @@ class NoiseProbe:
         """
         noise = np.full(f0.shape, np.nan)
         order = self.rng.permutation(self.x0.size)
-        tried: set[int] = set()
+        tried = np.zeros(self.x0.size, dtype=bool)
         for _ in range(NOISE_ATTEMPTS + min(f0.size, NOISE_ATTEMPTS)):
             unknown = np.isnan(noise)
             if not unknown.any():
                 break
             moves = np.any(g[unknown] != 0, axis=0)
-            candidates = [int(k) for k in order if k not in tried and moves[k]]
-            if not candidates and not moves.any():
-                candidates = [int(k) for k in order if k not in tried]
-            if not candidates:
+            candidates = order[~tried[order] & (moves[order] if moves.any() else True)]
+            if candidates.size == 0:
                 break
-            i = candidates[0]
-            tried.add(i)
+            i = int(candidates[0])
+            tried[i] = True
             level, _ = self.along(i, f0, bool(np.any(g[:, i] != 0)))
             if level is not None:
                 noise = np.fmax(noise, level)
@@ -341,8 +339,8 @@ class _Line:
         return bool(np.all(spacing * self.scale >= NOISE_ULPS * self.ulp))
 
     def widest(self, spacing: float) -> bool:
-        """Whether the spacing already reaches the table's farthest extent."""
-        return bool(np.all(spacing * self.scale * NOISE_POINTS >= NOISE_EXTENT * self.scale))
+        """Whether the relative spacing already reaches the table's farthest extent."""
+        return spacing * NOISE_POINTS >= NOISE_EXTENT
 
     def fits(self, offset: FloatArray) -> bool:
         """Whether x0 + offset lies inside the bounds."""
