@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,16 @@ def _problem(
     return problem, storage
 
 
+@contextmanager
+def _session(problem: Problem, reseed: bool = True) -> Iterator[Session]:
+    """A Session over the problem, closed (the storage and generators put back) after."""
+    session = Session(problem, reseed=reseed)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def _numpy_dropout(x: Any) -> Any:
     mask = np.random.rand(3) > 0.5
     return np.sum(x * x * mask) + np.random.randn()
@@ -81,8 +92,7 @@ def test_f_drawing_from_a_global_generator_gives_one_value_per_point_on_every_pa
     f: Callable[[Any], Any],
 ) -> None:
     problem, _ = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         assert np.array_equal(session.value_at_start(), session.value_at_start("again"))
         assert np.array_equal(session.at(1, 0.25), session.at(1, 0.25))
         assert np.array_equal(session.at_point(np.ones(3)), session.at_point(np.ones(3)))
@@ -93,8 +103,6 @@ def test_f_drawing_from_a_global_generator_gives_one_value_per_point_on_every_pa
         assert np.array_equal(first[0][:, 1], session.at(1, -0.9))
         z = np.array([0.5, -1.0 + 1e-20j, 2.0])
         assert np.array_equal(session.complex_at(z, 1), session.complex_at(z, 1))
-    finally:
-        session.close()
 
 
 @pytest.mark.parametrize(
@@ -108,28 +116,22 @@ def test_a_sweep_where_f_draws_at_some_points_only_is_run_again_reseeded(
         return float(np.sum(x)) + (draw() if moved else 0.0)
 
     problem, x = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         plus, minus = session.sweep(x + 0.25, x - 0.25)
         assert session.calls == 1 + 2 * 6  # the first pass found a draw: a second one
         assert plus[0, 0] == session.at(0, 0.75)[0]
         assert plus[0, 2] == session.at(2, 2.25)[0]
         assert minus.tolist() == [[1.25, 1.25, 1.25]]
-    finally:
-        session.close()
     assert [n.split(":")[0] for n in session.notes] == [f"f draws from {generator}"]
 
 
 def test_batched_evaluation_is_reseeded_before_the_call() -> None:
     problem, _ = _problem(_numpy_dropout, batched=True)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         index, points = np.array([0, 1], dtype=np.int64), np.array([0.1, 0.2])
         assert np.array_equal(session.batch(index, points), session.batch(index, points))
-    finally:
-        session.close()
 
 
 def test_gradient_draws_what_f_draws_at_the_same_point() -> None:
@@ -146,12 +148,9 @@ def test_gradient_draws_what_f_draws_at_the_same_point() -> None:
         return mask.astype(np.float64)
 
     problem, _ = _problem(f, gradient)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         session.gradient()
-    finally:
-        session.close()
     assert masks[0] == masks[1]
 
 
@@ -171,13 +170,10 @@ def test_close_puts_both_streams_back_also_after_f_raised(
         return float(np.sum(x) + np.random.rand())
 
     problem, x = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         with pytest.raises((KeyboardInterrupt, ModelError)):
             session.sweep(x + 0.1, x - 0.1)
-    finally:
-        session.close()
     assert repr(np.random.get_state()) == repr(numpy_before)
     assert random.getstate() == python_before
 
@@ -185,13 +181,10 @@ def test_close_puts_both_streams_back_also_after_f_raised(
 def test_without_reseeding_f_stays_random_and_the_streams_are_still_put_back() -> None:
     numpy_before, python_before = np.random.get_state(), random.getstate()
     problem, _ = _problem(_numpy_dropout)
-    session = Session(problem, reseed=False)
-    try:
+    with _session(problem, reseed=False) as session:
         assert not np.array_equal(session.value_at_start(), session.value_at_start())
         session.sweep(np.ones(3), np.zeros(3))
         assert session.calls == 2 + 2 * 3  # one pass: nothing to gain from another
-    finally:
-        session.close()
     assert repr(np.random.get_state()) == repr(numpy_before)
     assert random.getstate() == python_before
     assert len(session.notes) == 1
@@ -211,12 +204,9 @@ def test_a_note_names_each_global_generator_f_draws_from_and_only_those(
     f: Callable[[Any], Any], generators: list[str]
 ) -> None:
     problem, _ = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         session.gradient()
-    finally:
-        session.close()
     assert session.random_state.drawn == generators
     assert len(session.notes) == len(generators)
     for note, generator in zip(session.notes, generators, strict=True):
@@ -228,12 +218,9 @@ def test_a_draw_in_the_gradient_only_is_noted_as_the_gradients() -> None:
         return x + 0.0 * np.random.rand()
 
     problem, _ = _problem(lambda x: float(np.sum(x)), gradient)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         session.gradient()
-    finally:
-        session.close()
     assert [n.split(":")[0] for n in session.notes] == [f"the gradient function draws from {NUMPY}"]
 
 
@@ -255,13 +242,10 @@ def test_a_check_of_a_dropout_f_finds_a_wrong_gradient() -> None:
 
 def _gradient_error(raw: object) -> str:
     problem, _ = _problem(lambda x: float(np.sum(x)), lambda x: raw)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         with pytest.raises(ModelError) as info:
             session.gradient()
-    finally:
-        session.close()
     return str(info.value)
 
 
@@ -309,12 +293,11 @@ def test_a_complex_gradient_is_refused_even_with_zero_imaginary_parts(raw: objec
 )
 def test_f_returning_complex_values_or_strings_is_refused(raw: object, what: str) -> None:
     problem, _ = _problem(lambda x: raw)
-    session = Session(problem)
-    try:
-        with pytest.raises(ModelError, match=f"^f returned {what}.* at the start point;"):
-            session.value_at_start()
-    finally:
-        session.close()
+    with (
+        _session(problem) as session,
+        pytest.raises(ModelError, match=f"^f returned {what}.* at the start point;"),
+    ):
+        session.value_at_start()
 
 
 def test_complex_values_in_the_sweep_are_refused_naming_the_element() -> None:
@@ -322,13 +305,10 @@ def test_complex_values_in_the_sweep_are_refused_naming_the_element() -> None:
         return np.sum(x) + 1j if x[1] > -1.0 else np.sum(x)
 
     problem, x = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         session.value_at_start()
         with pytest.raises(ModelError, match=r"a complex value .* with x\[1\] = -0\.75;"):
             session.sweep(x + 0.25, x - 0.25)
-    finally:
-        session.close()
 
 
 def _torch_loss(x: FloatArray) -> torch.Tensor:
@@ -338,15 +318,12 @@ def _torch_loss(x: FloatArray) -> torch.Tensor:
 
 def test_a_tensor_that_requires_grad_is_detached_on_every_path() -> None:
     problem, x = _problem(_torch_loss, lambda v: torch.tensor(2 * v, requires_grad=True))
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         assert session.value_at_start().tolist() == [5.25]
         plus, minus = session.sweep(x + 0.5, x - 0.5)
         assert plus.tolist() == [[6.0, 4.5, 7.5]]
         assert minus.tolist() == [[5.0, 6.5, 3.5]]
         assert session.gradient().tolist() == [[1.0, -2.0, 4.0]]
-    finally:
-        session.close()
 
 
 def test_a_check_of_f_returning_a_tensor_that_requires_grad_runs() -> None:
@@ -363,23 +340,15 @@ def test_a_list_of_tensors_that_require_grad_is_detached() -> None:
 def test_an_object_with_detach_that_is_no_tensor_is_not_detached() -> None:
     stream = io.TextIOWrapper(io.BytesIO(b"1.0"))
     problem, _ = _problem(lambda x: stream)
-    session = Session(problem)
-    try:
-        with pytest.raises(ModelError, match="f returned TextIOWrapper"):
-            session.value_at_start()
-    finally:
-        session.close()
+    with _session(problem) as session, pytest.raises(ModelError, match="f returned TextIOWrapper"):
+        session.value_at_start()
     assert stream.read() == "1.0"  # still attached to its buffer
 
 
 def test_f_returning_none_still_asks_for_a_return_statement() -> None:
     problem, _ = _problem(lambda x: None)
-    session = Session(problem)
-    try:
-        with pytest.raises(ModelError, match="return statement missing"):
-            session.value_at_start()
-    finally:
-        session.close()
+    with _session(problem) as session, pytest.raises(ModelError, match="return statement missing"):
+        session.value_at_start()
 
 
 def test_a_value_in_a_buffer_f_writes_again_is_copied_not_aliased() -> None:
@@ -390,13 +359,10 @@ def test_a_value_in_a_buffer_f_writes_again_is_copied_not_aliased() -> None:
         return buffer
 
     problem, _ = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         start = session.value_at_start()
         session.at(0, 4.0)
         assert start.tolist() == [1.5, -1.0]
-    finally:
-        session.close()
 
 
 # -- item 4: non-finite values at perturbed points -------------------------------------
@@ -408,12 +374,9 @@ def test_a_non_finite_value_at_a_perturbed_point_is_returned_on_its_side(bad: fl
         return bad if x[1] > -1.0 else float(np.sum(x))
 
     problem, x = _problem(f)
-    session = Session(problem)
-    try:
+    with _session(problem) as session:
         assert session.value_at_start().tolist() == [1.5]
         plus, minus = session.sweep(x + 0.25, x - 0.25)
         assert np.array_equal(plus[0], [1.75, bad, 1.75], equal_nan=True)
         assert np.isfinite(minus).all()
         assert np.array_equal(session.at(1, -0.5), [bad], equal_nan=True)
-    finally:
-        session.close()
