@@ -324,12 +324,10 @@ class Session:
         self, x: FloatArray, what: str = "at a point of the reference differences"
     ) -> FloatArray:
         """f at a whole flat point ``x`` (each element rounded to its dtype), then restored."""
-        start = 0
+        parameters, offsets = self.problem.parameters, self.problem.offsets
         try:
-            for p in self.problem.parameters:
-                stop = start + p.size
+            for p, start, stop in zip(parameters, offsets[:-1], offsets[1:], strict=True):
                 p.values[:] = x[start:stop]
-                start = stop
             return self.value(what)
         finally:
             self.reset_storage()

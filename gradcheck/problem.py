@@ -203,6 +203,17 @@ class Problem:
         """Total number of parameter elements, ``n``."""
         return sum(p.size for p in self.parameters)
 
+    @property
+    def offsets(self) -> NDArray[np.intp]:
+        """Where each parameter starts in the flat order, and where the last one ends:
+        parameter k holds flat elements ``offsets[k]`` to ``offsets[k + 1] - 1``.
+
+        >>> Problem([Parameter("a", (2,), np.zeros(2)), Parameter("b", (), np.zeros(1))],
+        ...         value=lambda: 0.0, gradient=lambda: np.zeros(3), backend="plain").offsets
+        array([0, 2, 3])
+        """
+        return np.cumsum([0] + [p.size for p in self.parameters], dtype=np.intp)
+
     def flat_values(self) -> NDArray[np.float64]:
         """All parameter elements as one new float64 vector, in order."""
         return np.concatenate([p.values.astype(np.float64) for p in self.parameters])
