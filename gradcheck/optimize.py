@@ -23,9 +23,9 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Unpack
 
 import numpy as np
 import scipy.optimize
@@ -40,6 +40,7 @@ from gradcheck.errors import (
     IterateMismatch,
     ModelError,
 )
+from gradcheck.options import CheckOptions, validate
 from gradcheck.report import Report
 
 __all__ = [
@@ -57,9 +58,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-
-CHECK_OPTIONS = frozenset({"method", "rtol", "atol", "step", "seed", "strict", "reseed"})
-"""Options of :func:`gradcheck.check` that :func:`checked` and :func:`minimize` pass on."""
 
 OnMismatch = Literal["raise", "warn"]
 
@@ -167,14 +165,14 @@ class CheckedJacobian:
         schedule: Schedule,
         on_mismatch: OnMismatch,
         bounds: tuple[FloatArray, FloatArray] | None,
-        options: Mapping[str, Any],
+        options: CheckOptions,
     ) -> None:
         self._fun = fun
         self._jac = jac
         self._schedule = schedule
         self._on_mismatch = on_mismatch
         self._bounds = bounds
-        self._options = dict(options)
+        self._options = options
         self.reports: list[CheckedPoint] = []
         self.calls = 0
 
@@ -219,14 +217,14 @@ class CheckedJacobian:
         def value_and_gradient(p: FloatArray) -> Any:
             return fun(p, *args)
 
+        options: CheckOptions = {**self._options, "bounds": self._bounds_at(x)}
         try:
             report = check(
                 value,
                 x,
                 grad=None if jac is True else gradient,
                 value_and_grad=value_and_gradient if jac is True else None,
-                bounds=self._bounds_at(x),
-                **self._options,
+                **options,
             )
         except ModelError as exc:
             if not self.reports and evaluation == 0:
@@ -260,8 +258,7 @@ def checked(
     *,
     check: Schedule | int | str = 3,
     on_mismatch: OnMismatch = "raise",
-    bounds: object = None,
-    **options: Any,
+    **options: Unpack[CheckOptions],
 ) -> CheckedJacobian:
     """Wrap a ``jac`` for any SciPy routine so that it checks itself on its first calls.
 
@@ -285,8 +282,8 @@ def checked(
         Finite differences stay inside them, one-sided at a bound (``least_squares``
         form: numbers or arrays, -inf / inf where unbounded).
     **options
-        Passed to :func:`gradcheck.check`: ``method``, ``rtol``, ``atol``, ``step``,
-        ``seed``, ``strict``.
+        The other options of :func:`gradcheck.check` (:class:`gradcheck.CheckOptions`):
+        ``method``, ``rtol``, ``atol``, ``step``, ``seed``, ``strict``, ``reseed``.
 
     Returns
     -------
@@ -324,19 +321,14 @@ def checked(
         _require_jac(jac)
     if on_mismatch not in ("raise", "warn"):
         raise InvalidArgument(f"on_mismatch={on_mismatch!r}: expected 'raise' or 'warn'")
-    unknown = sorted(set(options) - CHECK_OPTIONS)
-    if unknown:
-        raise InvalidArgument(
-            f"unknown option {unknown[0]!r}; options passed on to gradcheck.check are "
-            f"{', '.join(sorted(CHECK_OPTIONS))}"
-        )
+    bounds = options.pop("bounds", None)
     return CheckedJacobian(
         fun,
         jac,
         Schedule.from_option(check),
         on_mismatch,
         None if bounds is None else _pair_bounds(bounds),
-        options,
+        validate(options),
     )
 
 
@@ -348,7 +340,7 @@ def minimize(
     jac: Callable[..., Any] | Literal[True],
     check: Schedule | int | str = 3,
     on_mismatch: OnMismatch = "raise",
-    check_options: Mapping[str, Any] | None = None,
+    check_options: CheckOptions | None = None,
     **kwargs: Any,
 ) -> OptimizeResult:
     """:func:`scipy.optimize.minimize`, with ``jac`` checked at the start and first iterates.
@@ -375,9 +367,9 @@ def minimize(
         ``"raise"`` stops the run with :class:`IterateMismatch`, naming the point and the
         elements that disagree; ``"warn"`` issues a :class:`GradientMismatchWarning`
         and goes on.
-    check_options : mapping, optional
+    check_options : CheckOptions, optional
         Options of :func:`gradcheck.check`: ``method``, ``rtol``, ``atol``, ``step``,
-        ``seed``, ``strict``.
+        ``seed``, ``strict``, ``reseed`` (the bounds are ``minimize``'s own).
     **kwargs
         ``method``, ``bounds``, ``hess``, ``constraints``, ``tol``, ``callback``,
         ``options`` and the rest of :func:`scipy.optimize.minimize`. With ``bounds``,
@@ -417,18 +409,15 @@ def minimize(
     >>> [(p.evaluation, p.report.ok) for p in result.gradcheck_reports]
     [(0, True), (1, True), (2, True)]
     """
-    if "bounds" in kwargs and kwargs["bounds"] is not None:
-        bounds = _minimize_bounds(kwargs["bounds"])
-    else:
-        bounds = None
-    wrapped = checked(
-        fun,
-        jac,
-        check=check,
-        on_mismatch=on_mismatch,
-        bounds=bounds,
-        **dict(check_options or {}),
-    )
+    options: CheckOptions = {**check_options} if check_options else {}
+    if "bounds" in options:
+        raise InvalidArgument(
+            "check_options={'bounds': ...}: pass the bounds to minimize itself "
+            "(bounds=...); the solver and the checks both keep inside them"
+        )
+    if kwargs.get("bounds") is not None:
+        options["bounds"] = _minimize_bounds(kwargs["bounds"])
+    wrapped = checked(fun, jac, check=check, on_mismatch=on_mismatch, **options)
     start = np.array(x0, copy=True)  # SciPy gets its own copy: the user's x0 is left alone
     if jac is True:
         result = scipy.optimize.minimize(wrapped, start, args=args, jac=True, **kwargs)
@@ -763,10 +752,10 @@ def _pair_bounds(bounds: object) -> tuple[FloatArray, FloatArray]:
         ) from None
 
 
-def _minimize_bounds(bounds: object) -> object:
-    """``minimize``'s bounds (a Bounds object or (min, max) pairs) as a Bounds or a pair."""
+def _minimize_bounds(bounds: object) -> tuple[object, object]:
+    """``minimize``'s bounds (a Bounds object or (min, max) pairs) as (lower, upper)."""
     if isinstance(bounds, scipy.optimize.Bounds):
-        return bounds
+        return bounds.lb, bounds.ub
     try:
         pairs = [(lo, hi) for lo, hi in bounds]  # type: ignore[attr-defined]
     except (TypeError, ValueError):

@@ -1,11 +1,21 @@
-"""What a check is asked to do: the method, the tolerance floors, step, seed and bounds."""
+"""What a check is asked to do: the method, the tolerance floors, step, seed and bounds.
+
+:class:`CheckOptions` names and types the options of :func:`gradcheck.check` (a backend's
+own options, such as ``loss=`` of the torch backend, come on top of them);
+:data:`OPTION_DEFAULTS` and :func:`describe` are what a front end shows of them, and
+:func:`validate` refuses an unknown name or a bad value with the option's name. The engine
+receives them as :class:`Options`, validated.
+"""
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from numbers import Integral, Real
+from typing import Any, Final, Literal, TypedDict, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,7 +23,16 @@ from numpy.typing import NDArray
 from gradcheck.errors import InvalidArgument
 from gradcheck.tolerance import DEFAULT_ATOL, DEFAULT_RTOL
 
-__all__ = ["Method", "Options"]
+__all__ = [
+    "OPTION_DEFAULTS",
+    "OPTION_HELP",
+    "CheckOptions",
+    "Method",
+    "MethodName",
+    "Options",
+    "describe",
+    "validate",
+]
 
 FloatArray = NDArray[np.float64]
 
@@ -33,6 +52,31 @@ class Method(enum.StrEnum):
     SCIPY = "scipy"
     """The numeric side from ``scipy.differentiate.jacobian``, with its own error
     estimates: a reference to compare the engine's estimates with (many evaluations)."""
+
+
+MethodName = Literal["central", "richardson", "complex", "scipy"]
+"""The values of :class:`Method`, as a string may give them."""
+
+
+class CheckOptions(TypedDict, total=False):
+    """The options of :func:`gradcheck.check` that gradcheck itself uses, all optional.
+
+    Give them as keywords (``check(f, x, grad=df, rtol=1e-5)``), or keep them in a
+    mapping typed ``CheckOptions`` and unpack it (``check(f, x, grad=df, **options)``).
+    Their meaning and defaults: :class:`Options`, :data:`OPTION_DEFAULTS`,
+    :func:`describe`. A backend's own options (``loss=`` of the torch backend) are not
+    among them: :func:`gradcheck.check` hands every keyword it does not know to the
+    backend that takes the object.
+    """
+
+    method: Method | MethodName
+    rtol: float
+    atol: float
+    step: float | None
+    seed: int | None
+    strict: bool
+    bounds: tuple[object, object] | None
+    reseed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +134,11 @@ class Options:
             raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
-        if not isinstance(self.reseed, bool | np.bool_):
-            raise InvalidArgument(f"reseed={self.reseed!r:.40}: expected True or False")
-        object.__setattr__(self, "reseed", bool(self.reseed))
+        for name in ("strict", "reseed"):
+            value = getattr(self, name)
+            if not isinstance(value, bool | np.bool_):
+                raise InvalidArgument(f"{name}={value!r:.40}: expected True or False")
+            object.__setattr__(self, name, bool(value))
         if self.bounds is not None and (
             not isinstance(self.bounds, tuple | list) or len(self.bounds) != 2
         ):
@@ -129,3 +175,93 @@ class Options:
 
 def _is_real(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
+
+
+OPTION_DEFAULTS: Final[CheckOptions] = cast(
+    CheckOptions, {field.name: field.default for field in fields(Options)}
+)
+"""The value of each option when it is not given (those of :class:`Options`)."""
+
+OPTION_HELP: Final[Mapping[str, str]] = {
+    "method": "How to compute the numeric derivatives",
+    "rtol": "Relative floor added to every tolerance",
+    "atol": "Absolute floor added to every tolerance",
+    "step": "Relative step h / max(|x|, 1); by default chosen from the measured noise of f",
+    "seed": "Seed for the random choices (recorded in the report either way)",
+    "strict": "Kinks and inconclusive elements fail too",
+    "bounds": "(lower, upper): f is never evaluated outside them; one-sided differences "
+    "next to a bound",
+    "reseed": "Reseed the global random generators before every evaluation, so that a "
+    "random f is checked for one fixed draw",
+}
+"""One line of help for each option, without its default (see :func:`describe`)."""
+
+
+def describe(name: str) -> str:
+    """One line of help for the option ``name``, with its default where it has one.
+
+    Raises
+    ------
+    InvalidArgument
+        When ``name`` is not an option of :func:`gradcheck.check`.
+
+    Examples
+    --------
+    >>> describe("rtol")
+    'Relative floor added to every tolerance (default 1e-6).'
+    >>> describe("seed")
+    'Seed for the random choices (recorded in the report either way).'
+    """
+    _require_known(name)
+    default = OPTION_DEFAULTS.get(name)
+    if default is None:
+        return f"{OPTION_HELP[name]}."
+    return f"{OPTION_HELP[name]} (default {_shown(default)})."
+
+
+def validate(options: Mapping[str, object]) -> CheckOptions:
+    """``options`` as :class:`CheckOptions`: every name known, every value usable.
+
+    Values come back as the engine reads them (``method`` a :class:`Method`, ``seed`` an
+    ``int``, flags ``bool``); only the names given are in the result.
+
+    Raises
+    ------
+    InvalidArgument
+        Naming the first unknown option (and the option meant, when it looks like a
+        misspelling), or the option whose value is unusable and what it expects.
+
+    Examples
+    --------
+    >>> validate({"method": "richardson", "seed": 3})
+    {'method': <Method.RICHARDSON: 'richardson'>, 'seed': 3}
+    >>> validate({"rtl": 1e-5})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gradcheck.errors.InvalidArgument: unknown option 'rtl' (did you mean 'rtol'?); ...
+    """
+    for name in options:
+        _require_known(name)
+    valid = Options(**cast(dict[str, Any], options))
+    return cast(CheckOptions, {name: getattr(valid, name) for name in options})
+
+
+def _require_known(name: str) -> None:
+    if name in OPTION_HELP:
+        return
+    close = difflib.get_close_matches(name, OPTION_HELP, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise InvalidArgument(
+        f"unknown option {name!r}{hint}; the options of gradcheck.check are "
+        f"{', '.join(sorted(OPTION_HELP))}"
+    )
+
+
+def _shown(value: object) -> str:
+    """A default as help text shows it: ``1e-6``, ``0``, ``central``, ``True``."""
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, float):
+        mantissa, _, exponent = f"{value:g}".partition("e")
+        return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+    return str(value)
