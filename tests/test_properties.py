@@ -11,17 +11,21 @@ so it is exact up to rounding. Three properties:
   the largest is flagged, at exactly that element (float64);
 * the user's arrays are bit-identical after a check, -0.0 included.
 
-The counts of the last run are printed by ``pytest -s -k counts``.
+A test that skips examples it cannot check (a float32 overflow, an all-zero gradient)
+counts them in a :class:`Tally` and requires, after its last example, that most examples
+checked its property. ``pytest --hypothesis-show-statistics tests/test_properties.py``
+shows how many examples each test checked and why it skipped the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -30,7 +34,8 @@ from gradcheck import Verdict
 
 
 def _sigmoid(u: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-u))
+    result: np.ndarray = 1 / (1 + np.exp(-u))
+    return result
 
 
 # each primitive beside its derivative, micrograd style
@@ -67,10 +72,10 @@ class SmoothFunction:
     scale: np.ndarray
     terms: tuple[Term, ...]
 
-    def value(self, x: np.ndarray) -> np.floating:
+    def value(self, x: np.ndarray) -> np.floating[Any]:
         dtype = x.dtype
         z = x / self.scale.astype(dtype)
-        total = dtype.type(0)
+        total: np.floating[Any] = dtype.type(0)
         for t in self.terms:
             p, _ = PRIMITIVES[t.outer]
             q, _ = PRIMITIVES[t.inner]
@@ -127,13 +132,52 @@ def smooth_problems(draw: st.DrawFn) -> tuple[SmoothFunction, np.ndarray]:
     return SmoothFunction(scale, tuple(terms)), x
 
 
-COUNTS = {"float64 checks": 0, "float32 checks": 0, "false alarms": 0, "planted": 0, "detected": 0}
+class Tally:
+    """The examples of one property test: how many ran, how many checked the property.
+
+    A test returns early from an example it cannot check; one that returned early from
+    most of them would pass while checking next to nothing, so the ``tally`` fixture
+    requires, after the test's last example, that most examples checked the property.
+    """
+
+    def __init__(self) -> None:
+        self.examples = 0
+        self.checked = 0
+
+    def start(self) -> None:
+        """Count an example."""
+        self.examples += 1
+
+    def skip(self, reason: str) -> None:
+        """Note why an example cannot check the property (shown by hypothesis' statistics)."""
+        event(f"skipped: {reason}")
+
+    def confirm(self) -> None:
+        """Count an example in which the property was checked and held."""
+        self.checked += 1
+        event("checked")
+
+
+@pytest.fixture
+def tally() -> Iterator[Tally]:
+    """One tally for all examples of a property test, checked after the last one."""
+    counted = Tally()
+    yield counted
+    assert counted.checked > counted.examples / 2, (
+        f"only {counted.checked} of {counted.examples} examples checked the property"
+    )
+
 
 SETTINGS = settings(
     max_examples=150,
     deadline=None,
     derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    # the tally fixture is meant to span every example of its test
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 
@@ -144,53 +188,53 @@ def test_correct_float64_gradients_are_never_flagged(
 ) -> None:
     f, x = problem
     report = gradcheck.check(f.value, x, grad=f.gradient, seed=seed)
-    COUNTS["float64 checks"] += 1
-    COUNTS["false alarms"] += int(not report.ok)
     assert report.ok, str(report)
 
 
 @SETTINGS
 @given(smooth_problems(), st.integers(0, 2**32 - 1))
 def test_correct_float32_gradients_are_never_flagged(
-    problem: tuple[SmoothFunction, np.ndarray], seed: int
+    tally: Tally, problem: tuple[SmoothFunction, np.ndarray], seed: int
 ) -> None:
+    tally.start()
     f, x64 = problem
     x = x64.astype(np.float32)
     if not np.all(np.isfinite(f.value(x))) or not np.all(np.isfinite(f.gradient(x))):
-        return  # the float32 range was exceeded; nothing to check
+        tally.skip("the float32 range was exceeded")
+        return
 
-    def value(point: np.ndarray) -> np.floating:
+    def value(point: np.ndarray) -> np.floating[Any]:
         with np.errstate(all="ignore"):  # inf far from x, as NumPy returns it by default
             return f.value(point)
 
     report = gradcheck.check(value, x, grad=f.gradient, seed=seed)
-    COUNTS["float32 checks"] += 1
-    COUNTS["false alarms"] += int(not report.ok)
     assert report.metadata.dtype == "float32"
     assert report.ok, str(report)
+    tally.confirm()
 
 
 @SETTINGS
 @given(smooth_problems(), st.data())
 def test_one_wrong_element_is_flagged_at_exactly_that_element(
-    problem: tuple[SmoothFunction, np.ndarray], data: st.DataObject
+    tally: Tally, problem: tuple[SmoothFunction, np.ndarray], data: st.DataObject
 ) -> None:
+    tally.start()
     f, x = problem
     g = f.gradient(x)
     significant = np.flatnonzero((np.abs(g) >= 1e-6 * np.max(np.abs(g))) & (g != 0))
     if significant.size == 0:
-        return  # an all-zero gradient has no element to plant a relative error in
+        tally.skip("an all-zero gradient has no element to plant a relative error in")
+        return
     k = int(data.draw(st.sampled_from(significant.tolist())))
     sign = data.draw(st.sampled_from([-1.0, 1.0]))
     planted = g.copy()
     planted[k] *= 1 + sign * 1e-4
 
     report = gradcheck.check(f.value, x, grad=lambda _: planted, seed=data.draw(st.integers(0, 99)))
-    COUNTS["planted"] += 1
     flagged = [int(i) for i in np.flatnonzero(report.verdicts[0] == Verdict.MISMATCH)]
-    COUNTS["detected"] += int(flagged == [k])
     assert flagged == [k], str(report)
     assert report.detectable[0, k] < 1e-4 * abs(g[k])
+    tally.confirm()
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -213,14 +257,6 @@ def test_user_arrays_are_bit_identical_after_a_check(x: np.ndarray) -> None:
     assert {k: v.tobytes() for k, v in params.items()} == before
 
 
-def test_counts(capsys: pytest.CaptureFixture[str]) -> None:
-    """Print the tallies of the property tests run so far in this process."""
-    with capsys.disabled():
-        print("\nproperty-test tallies:", COUNTS)
-    assert COUNTS["false alarms"] == 0
-    assert COUNTS["detected"] == COUNTS["planted"]
-
-
 @st.composite
 def problems_at_any_magnitude(draw: st.DrawFn) -> tuple[SmoothFunction, np.ndarray]:
     """Smooth problems whose parameters span 1e-8 .. 1e8 (the default set spans 1e-3 .. 1e3)."""
@@ -230,22 +266,24 @@ def problems_at_any_magnitude(draw: st.DrawFn) -> tuple[SmoothFunction, np.ndarr
     return SmoothFunction(f.scale * factor, f.terms), x * factor
 
 
-DETECTABLE_COUNTS = {"planted": 0, "flagged": 0}
-
-
 @SETTINGS
 @given(problems_at_any_magnitude(), st.sampled_from([np.float64, np.float32]), st.data())
 def test_an_error_twice_the_reported_detectable_is_always_flagged(
-    problem: tuple[SmoothFunction, np.ndarray], dtype: type, data: st.DataObject
+    tally: Tally,
+    problem: tuple[SmoothFunction, np.ndarray],
+    dtype: type[np.floating[Any]],
+    data: st.DataObject,
 ) -> None:
     """``detectable`` is a guarantee: plant twice it at any element and that element fails."""
+    tally.start()
     f, x64 = problem
     x = x64.astype(dtype)
     g = f.gradient(x)
     if not np.all(np.isfinite(f.value(x))) or not np.all(np.isfinite(g)):
-        return  # the float32 range was exceeded; nothing to check
+        tally.skip("the float32 range was exceeded")
+        return
 
-    def value(point: np.ndarray) -> np.floating:
+    def value(point: np.ndarray) -> np.floating[Any]:
         with np.errstate(all="ignore"):  # inf far from x, as NumPy returns it by default
             return f.value(point)
 
@@ -254,13 +292,13 @@ def test_an_error_twice_the_reported_detectable_is_always_flagged(
     k = data.draw(st.integers(0, x.size - 1))
     bound = float(report.detectable[0, k])
     if not np.isfinite(bound):
-        return  # nothing is promised where no estimate exists
+        tally.skip("nothing is promised where no estimate exists")
+        return
     planted = g.astype(np.float64)
     # a bound of 0 (f exactly constant along k) promises that any error at all shows
     size = max(2.0 * bound, float(np.finfo(dtype).tiny))
     planted[k] += data.draw(st.sampled_from([-1.0, 1.0])) * size
     wrong = planted.astype(dtype)
     again = gradcheck.check(value, x, grad=lambda _: wrong, seed=seed)
-    DETECTABLE_COUNTS["planted"] += 1
-    DETECTABLE_COUNTS["flagged"] += int(again.verdicts[0, k] == Verdict.MISMATCH)
     assert again.verdicts[0, k] == Verdict.MISMATCH, f"{report}\n\nplanted at {k}:\n{again}"
+    tally.confirm()
