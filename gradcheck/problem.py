@@ -72,17 +72,43 @@ class Parameter:
 class UndoStack:
     """Records changes to the user's objects before they are made, and undoes them all.
 
-    Backends record every array they will write to and every attribute they will set;
-    :meth:`undo` puts them back in reverse order, bit for bit. It is safe to call twice.
+    Backends record every array they will write to and every attribute they will set, and
+    :meth:`push` any other way to put something back; :meth:`undo` runs them in reverse
+    order, bit for bit. It is safe to call twice.
     """
 
     def __init__(self) -> None:
         self._undo: list[Callable[[], None]] = []
 
+    def push(self, undo: Callable[[], None]) -> None:
+        """Register ``undo``, a function that puts back one change, for :meth:`undo` to call.
+
+        For changes that are neither an array's contents nor an attribute: the entries of
+        a dict, a tensor's storage, a random generator's state. Like every recorded change,
+        it runs after the ones recorded later and before the ones recorded earlier.
+
+        Examples
+        --------
+        >>> params = {"W": np.ones(2)}
+        >>> undo = UndoStack()
+        >>> undo.save_array(params["W"])
+        >>> original = dict(params)
+        >>> def put_back_entries() -> None:
+        ...     params.clear()
+        ...     params.update(original)
+        >>> undo.push(put_back_entries)
+        >>> params["W"][0] = 5.0
+        >>> params["W"] = np.zeros(3)
+        >>> undo.undo()
+        >>> params
+        {'W': array([1., 1.])}
+        """
+        self._undo.append(undo)
+
     def save_array(self, array: NDArray[Any]) -> None:
         """Remember the contents of ``array`` so that :meth:`undo` copies them back."""
         saved = array.copy()
-        self._undo.append(lambda: np.copyto(array, saved, casting="no"))
+        self.push(lambda: np.copyto(array, saved, casting="no"))
 
     def save_attribute(self, obj: object, name: str) -> None:
         """Remember ``obj.name`` (or its absence) so that :meth:`undo` restores it."""
@@ -96,12 +122,32 @@ class UndoStack:
             else:
                 setattr(obj, name, old)
 
-        self._undo.append(put_back)
+        self.push(put_back)
 
     def undo(self) -> None:
-        """Undo every recorded change, most recent first."""
+        """Undo every recorded change, most recent first.
+
+        Every change is undone even when undoing another one raises (or is interrupted);
+        the first such error is raised once all have run.
+
+        >>> undone = []
+        >>> undo = UndoStack()
+        >>> undo.push(lambda: undone.append("first"))
+        >>> undo.push(lambda: {}["missing"])
+        >>> undo.undo()
+        Traceback (most recent call last):
+        KeyError: 'missing'
+        >>> undone
+        ['first']
+        """
+        failure: BaseException | None = None
         while self._undo:
-            self._undo.pop()()
+            try:
+                self._undo.pop()()
+            except BaseException as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _lowest_precision(parameters: Sequence[Parameter]) -> np.dtype[Any]:

@@ -53,10 +53,11 @@ def _model_problem(
         parameters.append(Parameter(name, array.shape, array.reshape(-1)))
     snapshot = dict(params)  # the model may rebind an entry; put the original arrays back
 
-    def restore() -> None:
+    def put_back_entries() -> None:
         params.clear()
         params.update(snapshot)
-        undo.undo()
+
+    undo.push(put_back_entries)
 
     def call() -> tuple[object, object]:
         out = method(*args)
@@ -81,7 +82,7 @@ def _model_problem(
     def gradient() -> object:
         return template.flatten_gradient(call()[1], "grads", problem.note)
 
-    problem = Problem(parameters, value, gradient, backend="numpy", restore=restore)
+    problem = Problem(parameters, value, gradient, backend="numpy", restore=undo.undo)
     return problem
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import torch
-from gradcheck import InvalidArgument, Problem
+from gradcheck import InvalidArgument, Problem, UndoStack
 
 from gradcheck_torch.functions import function_problem
 from gradcheck_torch.modules import module_problem
@@ -53,10 +53,11 @@ def adapt(
     options = Options.pop(kwargs)
     if not isinstance(obj, torch.nn.Module):
         options.refuse_module_only(kind)
-    rng = GeneratorStates()  # put back by Problem.restore(), or here if no Problem is made
+    undo = UndoStack()  # undone by Problem.restore(), or here if no Problem is made
+    undo.push(GeneratorStates().restore)
     try:
         if isinstance(obj, torch.nn.Module):
-            return module_problem(obj, args, options, rng)
+            return module_problem(obj, args, options, undo)
         if function_class is not None:
             return function_problem(
                 function_class.apply,
@@ -65,15 +66,15 @@ def adapt(
                 what=function_class.__name__,
                 names_from=function_class.forward,
                 project=True,
-                rng=rng,
+                undo=undo,
             )
         func = cast(Callable[..., Any], obj)  # a callable with tensor arguments, as tested
         what = getattr(func, "__qualname__", type(func).__name__)
         return function_problem(
-            func, args, options, what=what, names_from=func, project=False, rng=rng
+            func, args, options, what=what, names_from=func, project=False, undo=undo
         )
     except BaseException:
-        rng.restore()
+        undo.undo()
         raise
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from gradcheck import InvalidArgument, Problem
+from gradcheck import InvalidArgument, Problem, UndoStack
 
 from gradcheck_torch.options import Options
 from gradcheck_torch.problems import (
@@ -28,7 +28,7 @@ from gradcheck_torch.problems import (
     slot,
     working_dtype,
 )
-from gradcheck_torch.randomness import GeneratorStates, random_note
+from gradcheck_torch.randomness import random_note
 from gradcheck_torch.sparse import sparse_values
 
 __all__ = ["function_problem"]
@@ -57,9 +57,10 @@ def function_problem(
     what: str,
     names_from: Callable[..., Any],
     project: bool,
-    rng: GeneratorStates,
+    undo: UndoStack,
 ) -> Problem:
-    """The Problem of ``func(*args)`` with respect to its checked tensor arguments."""
+    """The Problem of ``func(*args)`` with respect to its checked tensor arguments; its
+    ``restore()`` undoes ``undo`` (the caller does when this raises)."""
     floating = {
         i: a for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()
     }
@@ -104,5 +105,5 @@ def function_problem(
         options=options,
         reporter=reporter,
         random_note=lambda: random_note(what, reseed=options.reseed, layers=(), module=False),
-        restore=[rng.restore],
+        undo=undo,
     )

@@ -14,7 +14,7 @@ module is left uninitialized, as it was.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from gradcheck import InvalidArgument, Problem, UndoStack
@@ -32,14 +32,14 @@ from gradcheck_torch.problems import (
     slot,
     working_dtype,
 )
-from gradcheck_torch.randomness import GeneratorStates, random_layers, random_note
+from gradcheck_torch.randomness import random_layers, random_note
 from gradcheck_torch.sparse import sparse_values
 
 __all__ = ["module_problem"]
 
 
-def _record_module(module: torch.nn.Module, undo: UndoStack) -> Callable[[], None]:
-    """Record the module's state; return a function that puts it back bit for bit."""
+def _record_module(module: torch.nn.Module, undo: UndoStack) -> None:
+    """Record the module's state on ``undo``, to be put back bit for bit."""
     tensors = [t for t in (*module.parameters(), *module.buffers()) if not is_lazy(t)]
     saved = [t.detach().clone() for t in tensors]
     for m in module.modules():
@@ -48,16 +48,13 @@ def _record_module(module: torch.nn.Module, undo: UndoStack) -> Callable[[], Non
         undo.save_attribute(p, "grad")
         undo.save_attribute(p, "requires_grad")
 
-    def restore() -> None:
-        try:
-            with torch.no_grad():
-                for t, s in zip(tensors, saved, strict=True):
-                    if not _same_bits(t, s):
-                        t.copy_(s)  # only when changed: a write bumps autograd's version
-        finally:
-            undo.undo()
+    def put_back_tensors() -> None:
+        with torch.no_grad():
+            for t, s in zip(tensors, saved, strict=True):
+                if not _same_bits(t, s):
+                    t.copy_(s)  # only when changed: a write bumps autograd's version
 
-    return restore
+    undo.push(put_back_tensors)
 
 
 def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -137,9 +134,13 @@ def _initialise_lazy(
 
 
 def module_problem(
-    module: torch.nn.Module, args: tuple[object, ...], options: Options, rng: GeneratorStates
+    module: torch.nn.Module, args: tuple[object, ...], options: Options, undo: UndoStack
 ) -> Problem:
-    """The Problem of ``loss(module(input), *targets)`` (or of the module's output)."""
+    """The Problem of ``loss(module(input), *targets)`` (or of the module's output).
+
+    The module's state is recorded on ``undo``: the problem's ``restore()`` undoes it, or
+    the caller does when this raises.
+    """
     what = type(module).__name__
     inputs, targets = _inputs_and_targets(args, options, what)
     checked_params, checked_inputs = _checked(module, inputs, options, what)
@@ -208,27 +209,22 @@ def module_problem(
         buffers = [b.detach().clone() for b in work.buffers()]
         return Setup(slots, objective, buffers)
 
-    undo = UndoStack()
-    restore = _record_module(module, undo)
-    try:
-        return build_problem(
-            setup,
-            originals,
-            Subject(
-                what,
-                f"model {what}",
-                "register those tensors as buffers (register_buffer), which "
-                ".to(torch.float64) converts, or make them float64",
-            ),
-            device=device,
-            dtype=dtype,
-            options=options,
-            reporter=reporter,
-            random_note=lambda: random_note(
-                what, reseed=options.reseed, layers=random_layers(works[-1]), module=True
-            ),
-            restore=[restore, rng.restore],
-        )
-    except BaseException:
-        restore()
-        raise
+    _record_module(module, undo)
+    return build_problem(
+        setup,
+        originals,
+        Subject(
+            what,
+            f"model {what}",
+            "register those tensors as buffers (register_buffer), which "
+            ".to(torch.float64) converts, or make them float64",
+        ),
+        device=device,
+        dtype=dtype,
+        options=options,
+        reporter=reporter,
+        random_note=lambda: random_note(
+            what, reseed=options.reseed, layers=random_layers(works[-1]), module=True
+        ),
+        undo=undo,
+    )

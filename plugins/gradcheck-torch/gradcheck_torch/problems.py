@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from gradcheck import InvalidArgument, Problem
+from gradcheck import InvalidArgument, Problem, UndoStack
 
 from gradcheck_torch.evaluation import Evaluator, Objective, Slot
 from gradcheck_torch.options import Options
@@ -35,7 +35,6 @@ __all__ = [
     "build_problem",
     "convert",
     "dtype_notes",
-    "in_turn",
     "one_device",
     "slot",
     "working_dtype",
@@ -209,14 +208,14 @@ def build_problem(
     options: Options,
     reporter: Reporter,
     random_note: Callable[[], str],
-    restore: Sequence[Callable[[], None]],
+    undo: UndoStack,
 ) -> Problem:
     """The Problem that evaluates the objective of ``setup(dtype, native)``.
 
     ``setup`` builds the slots and the objective in a working dtype (``native``: leave
     the user's tensors in their own dtypes). ``random_note()`` words the note on an
-    objective seen drawing random numbers; ``restore`` are the steps that put the user's
-    objects back, run in order, each one even when an earlier one raises.
+    objective seen drawing random numbers; ``undo`` holds what puts the user's objects
+    back, which the problem's ``restore()`` undoes.
 
     A float64 copy of lower-precision tensors (the default) is evaluated once here: when
     it raises and the objective runs in the tensors' own dtype, the objective computes
@@ -260,7 +259,7 @@ def build_problem(
         output_shape=(),
         dtype=np.dtype(str(dtype).removeprefix("torch.")),
         perturbed_values=chosen.perturbed_values if options.batch is not False else None,
-        restore=in_turn(restore),
+        restore=undo.undo,
         notes=reporter.notes,
     )
     reporter.problem = problem
@@ -278,19 +277,3 @@ def _fallback_note(subject: Subject, failure: Exception, native: torch.dtype) ->
         f"that the copy does not convert, so it was checked in {name} with the {name} error "
         f"model, as native_dtype=True does. To check on a float64 copy, {subject.fix}"
     )
-
-
-def in_turn(steps: Sequence[Callable[[], None]]) -> Callable[[], None]:
-    """One function running every step in order; the first error is raised after all ran."""
-
-    def run_all() -> None:
-        failure: BaseException | None = None
-        for step in steps:
-            try:
-                step()
-            except BaseException as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
-
-    return run_all
