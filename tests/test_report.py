@@ -17,7 +17,9 @@ from hypothesis import strategies as st
 
 import gradcheck
 from gradcheck.problem import element_label
-from gradcheck.report import MAX_ROWS, SCHEMA_VERSION, Metadata, Report
+from gradcheck.report import Element, Metadata, ParameterSummary, Report
+from gradcheck.report_json import SCHEMA_VERSION
+from gradcheck.table import MAX_ROWS
 from gradcheck.tolerance import Verdict
 
 
@@ -110,12 +112,17 @@ def _report(
     random: bool = False,
     strict: bool = False,
     parameters: tuple[tuple[str, tuple[int, ...]], ...] | None = None,
+    gaps: list[float] | np.ndarray | None = None,
 ) -> Report:
-    """A report with the given verdict codes, numbers that fit them, and no engine."""
+    """A report with the given verdict codes, numbers that fit them (or ``numeric -
+    analytic`` as given, against a tolerance of 1e-6), and no engine."""
     codes = np.asarray(verdicts, dtype=np.int8).reshape(1, -1)
     n = codes.shape[1]
     analytic = np.linspace(1.0, 2.0, n).reshape(1, n)
-    numeric = analytic + np.where(codes == Verdict.MISMATCH, 1.0, 1e-9)
+    if gaps is None:
+        numeric = analytic + np.where(codes == Verdict.MISMATCH, 1.0, 1e-9)
+    else:
+        numeric = analytic + np.asarray(gaps, dtype=np.float64).reshape(1, n)
     error = np.where(codes == Verdict.INCONCLUSIVE, 10.0, 1e-9)
     nan = np.full((1, n), np.nan)
     return Report(
@@ -243,6 +250,89 @@ def test_every_rendering_fails_a_random_report_with_the_reason() -> None:
     console = Console(record=True, width=400, color_system=None)
     console.print(report)
     assert report.headline() in console.export_text()
+
+
+# -- what the doors print: provenance, cells, the closest call, the worst elements -------
+
+
+def test_metadata_describe_is_the_line_under_the_headline(failing: gradcheck.Report) -> None:
+    assert str(failing).splitlines()[1] == "  " + failing.metadata.describe()
+    md = Metadata("torch", "float32", "richardson", 1e-6, 0.0, 3, 40, 2, 1.23456, (1e-7,))
+    assert md.describe() == (
+        "torch backend, float32, richardson; 40 evaluations of f, 2 of the gradient; seed 3; 1.23 s"
+    )
+
+
+def test_cells_are_a_row_of_the_text_table(failing: gradcheck.Report) -> None:
+    cells = failing.element(0, 1).cells()
+    assert cells[:2] == ("p[1]", "2")
+    assert cells[2].startswith("6 ± ")
+    assert cells[4] == "mismatch"
+    row = next(line for line in str(failing).splitlines() if line.startswith("  p[1]"))
+    assert row.split() == " ".join(cells).split()
+
+
+def test_cells_of_a_kink_name_both_one_sided_derivatives() -> None:
+    kink = Element("x[0]", "x", (0,), (), 0.5, 0.25, 1e-8, 0.75, Verdict.KINK, -1.0, 1.0)
+    assert kink.note == "(left -1, right 1)"
+    assert kink.cells() == ("x[0]", "0.5", "0.25 ± 1e-08", "0.75", "kink (left -1, right 1)")
+    lost = Element("y", "y", (), (), 2.0, math.nan, math.inf, 0.0, Verdict.INCONCLUSIVE, 0, 0)
+    assert lost.note == ""
+    assert lost.cells() == ("y", "2", "nan ± inf", "0", "inconclusive")
+
+
+def test_parameter_describe_is_its_line_in_the_text() -> None:
+    report = _report([OK, MISMATCH, OK], parameters=(("a", ()), ("b", (2,))))
+    a, b = report.summaries()
+    assert b.describe().startswith("b (2,): ok 1, mismatch 1; worst b[0], max abs gap 1")
+    assert str(report).splitlines()[-2:] == ["  " + a.describe(), "  " + b.describe()]
+    no_worst = ParameterSummary("e", (2,), {"ok": 1, "kink": 1}, None, 0.0, 0.0)
+    assert no_worst.describe() == "e (2,): ok 1, kink 1; worst -, max abs gap 0, max rel gap 0"
+
+
+def test_closest_is_the_agreeing_element_whose_gap_used_most_of_its_tolerance() -> None:
+    report = _report([OK, OK, MISMATCH, OK, KINK], gaps=[2e-7, -8e-7, 5.0, 5e-7, 9e-7])
+    closest = report.closest()
+    assert closest is not None
+    assert closest.name == "x[1]"
+    assert closest.margin == pytest.approx(0.8)
+
+
+def test_closest_is_none_when_no_element_agrees() -> None:
+    assert _report([MISMATCH, INCONCLUSIVE]).closest() is None
+    assert _report([OK], gaps=[math.nan]).closest() is None
+
+
+def test_worst_lists_mismatches_kinks_inconclusive_then_ok_each_by_margin() -> None:
+    report = _report(
+        [OK, KINK, OK, MISMATCH, INCONCLUSIVE, MISMATCH], gaps=[1e-7, 0, 9e-7, 2.0, 0, 3.0]
+    )
+    shown, hidden = report.worst(4)
+    assert [e.name for e in shown] == ["x[5]", "x[3]", "x[1]", "x[4]"]
+    assert hidden == 2
+    every, none_hidden = report.worst(10)
+    assert [e.name for e in every[4:]] == ["x[2]", "x[0]"]
+    assert none_hidden == 0
+
+
+def test_worst_of_one_parameter_lists_only_its_elements() -> None:
+    report = _report([MISMATCH, OK, OK, KINK], parameters=(("a", (2,)), ("b", (2,))))
+    shown, hidden = report.worst(1, "b")
+    assert [e.name for e in shown] == ["b[1]"]
+    assert hidden == 1
+    with pytest.raises(KeyError, match=r"'c'.*\['a', 'b'\]"):
+        report.worst(1, "c")
+
+
+def test_rows_of_a_report_that_agrees_everywhere_are_its_five_closest_calls() -> None:
+    gaps = np.zeros(MAX_ROWS + 10)
+    gaps[[3, 17, 8, 22, 11, 5]] = [9e-7, 8e-7, 7e-7, 6e-7, 5e-7, 4e-7]
+    rows, hidden = _report([OK] * gaps.size, gaps=gaps).rows()
+    assert [e.name for e in rows] == ["x[3]", "x[17]", "x[8]", "x[22]", "x[11]"]
+    assert hidden == 0
+    few, none_hidden = _report([OK, MISMATCH, OK]).rows()
+    assert [e.name for e in few] == ["x[0]", "x[1]", "x[2]"]  # every element, in order
+    assert none_hidden == 0
 
 
 # -- JSON, elements and summaries: the same as the per-element implementation ----------

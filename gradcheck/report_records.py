@@ -1,0 +1,148 @@
+"""The records a :class:`~gradcheck.Report` hands out, each able to describe itself.
+
+:class:`Metadata` says how a check was made, :class:`Element` is one compared element,
+:class:`ParameterSummary` one parameter's counts and worst element. Their ``describe()``
+and ``cells()`` are the one place their text is formatted; every door prints these.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from gradcheck.tolerance import Verdict
+
+__all__ = ["Element", "Metadata", "ParameterSummary", "describe_counts"]
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """``ok 1, mismatch 2``: the verdicts that occur, with their counts.
+
+    >>> describe_counts({"ok": 1, "mismatch": 2, "kink": 0, "inconclusive": 0})
+    'ok 1, mismatch 2'
+    """
+    return ", ".join(f"{v} {c}" for v, c in counts.items() if c)
+
+
+@dataclass(frozen=True, slots=True)
+class Metadata:
+    """How a check was made.
+
+    ``random`` is True when f returned different values at the same point even after
+    gradcheck reseeded the global random generators: an element such noise left
+    inconclusive was not verified, and the report fails (see :attr:`Report.ok`).
+    """
+
+    backend: str
+    dtype: str
+    method: str
+    rtol: float
+    atol: float
+    seed: int
+    function_evaluations: int
+    gradient_evaluations: int
+    seconds: float
+    noise: tuple[float, ...]
+    warnings: tuple[str, ...] = ()
+    random: bool = False
+
+    def describe(self) -> str:
+        """The provenance line under a report's headline.
+
+        >>> Metadata("numpy", "float64", "central", 1e-6, 0.0, 7, 12, 1, 0.0123, (0.0,)).describe()
+        'numpy backend, float64, central; 12 evaluations of f, 1 of the gradient; seed 7; 0.0123 s'
+        """
+        return (
+            f"{self.backend} backend, {self.dtype}, {self.method}; {self.function_evaluations} "
+            f"evaluations of f, {self.gradient_evaluations} of the gradient; seed {self.seed}; "
+            f"{self.seconds:.3g} s"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    """One compared element: a derivative of one output with respect to one parameter entry."""
+
+    name: str
+    parameter: str
+    index: tuple[int, ...]
+    output: tuple[int, ...]
+    analytic: float
+    numeric: float
+    error: float
+    tolerance: float
+    verdict: Verdict
+    left: float
+    right: float
+
+    @property
+    def gap(self) -> float:
+        """``|analytic - numeric|``."""
+        return abs(self.analytic - self.numeric)
+
+    @property
+    def detectable(self) -> float:
+        """Smallest error in the analytic value that this element is sure to show: the
+        gap a mismatch needs plus the estimate's own error."""
+        return self.tolerance + self.error
+
+    @property
+    def margin(self) -> float:
+        """How much of its tolerance the gap uses: above 1 is a mismatch (at kinks, 0 to 1)."""
+        if self.tolerance > 0:
+            return self.gap / self.tolerance
+        return math.inf if self.gap > 0 else 0.0
+
+    @property
+    def note(self) -> str:
+        """What the verdict cell adds at a kink, the one-sided derivatives:
+        ``(left -1, right 1)``; ``""`` for other verdicts."""
+        if self.verdict != Verdict.KINK:
+            return ""
+        return f"(left {self.left:.6g}, right {self.right:.6g})"
+
+    def cells(self) -> tuple[str, str, str, str, str]:
+        """The element's row under :data:`~gradcheck.table.ELEMENT_COLUMNS`: name, analytic,
+        ``numeric ± error``, tolerance, and the verdict followed by its :attr:`note`.
+
+        >>> nan = float("nan")
+        >>> Element("x[1]", "x", (1,), (), 2.0, 6.0, 1e-9, 6e-6, Verdict.MISMATCH, nan, nan).cells()
+        ('x[1]', '2', '6 ± 1e-09', '6e-06', 'mismatch')
+        """
+        verdict = f"{self.verdict} {self.note}" if self.note else str(self.verdict)
+        return (
+            self.name,
+            f"{self.analytic:.6g}",
+            f"{self.numeric:.6g} ± {self.error:.2g}",
+            f"{self.tolerance:.2g}",
+            verdict,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSummary:
+    """Counts and the worst element of one parameter."""
+
+    name: str
+    shape: tuple[int, ...]
+    counts: dict[str, int]
+    worst: Element | None
+    max_abs_error: float
+    max_rel_error: float
+
+    @property
+    def size(self) -> int:
+        """Number of elements."""
+        return math.prod(self.shape)
+
+    def describe(self) -> str:
+        """The parameter's line under a report's table: shape, counts, worst element, gaps.
+
+        >>> ParameterSummary("b", (2,), {"ok": 1, "mismatch": 1}, None, 0.5, 0.25).describe()
+        'b (2,): ok 1, mismatch 1; worst -, max abs gap 0.5, max rel gap 0.25'
+        """
+        worst = self.worst.name if self.worst else "-"
+        return (
+            f"{self.name} {self.shape}: {describe_counts(self.counts)}; worst {worst}, max abs gap "
+            f"{self.max_abs_error:.3g}, max rel gap {self.max_rel_error:.3g}"
+        )
