@@ -1,7 +1,28 @@
-"""gradcheck: tells you whether the gradients your code computes are right."""
+"""gradcheck: tells you whether the gradients your code computes are right.
+
+>>> import numpy as np, gradcheck
+>>> report = gradcheck.check(lambda p: float(np.sum(p**3)), np.array([1.0, 2.0]),
+...                          grad=lambda p: 3 * p**2, seed=0)
+>>> report.ok
+True
+
+Start here, in this order:
+
+1. ``api.py``: :func:`check`, the one entry point, with its options (``options.py``);
+2. ``engine.py``: what one check does, step by step, on a flat :class:`Problem`;
+3. ``report.py``: what comes back, element by element, and how it renders itself.
+
+A backend, which turns a new kind of object into a :class:`Problem`, implements the one
+hook in ``hookspecs.py``; the built-in ones are in ``backends/``. The front ends (the
+``gradcheck`` command, the pytest plugin and :mod:`gradcheck.optimize`) use only the names
+below.
+"""
 
 __all__ = [
+    "BackendInfo",
     "Case",
+    "CheckOptions",
+    "Element",
     "GradcheckError",
     "GradcheckFixture",
     "GradcheckWarning",
@@ -9,10 +30,12 @@ __all__ = [
     "GradientMismatchWarning",
     "InvalidArgument",
     "IterateMismatch",
+    "Metadata",
     "Method",
     "ModelError",
     "NoBackend",
     "Parameter",
+    "ParameterSummary",
     "Problem",
     "Report",
     "UndoStack",
@@ -23,10 +46,11 @@ __all__ = [
     "case",
     "check",
     "hookimpl",
+    "installed_backends",
 ]
 
-# The subpackage gradcheck.backends shares its name with the function backends(): load it
-# first, so that the function bound below is not replaced when the built-in backends load.
+# Until cli.py and tests/test_cli.py call installed_backends(): the subpackage
+# gradcheck.backends is loaded first, so that the old name bound below replaces it.
 import gradcheck.backends  # noqa: F401  # isort: skip
 from gradcheck.api import Case, assert_gradients, case, check
 from gradcheck.errors import (
@@ -40,11 +64,13 @@ from gradcheck.errors import (
     NoBackend,
 )
 from gradcheck.hookspecs import hookimpl
-from gradcheck.options import Method
-from gradcheck.plugins import backends
+from gradcheck.options import CheckOptions, Method
+from gradcheck.plugins import BackendInfo, installed_backends
 from gradcheck.problem import Parameter, Problem, UndoStack
-from gradcheck.report import Report
+from gradcheck.report import Element, Metadata, ParameterSummary, Report
 from gradcheck.tolerance import Verdict
+
+backends = installed_backends
 
 __version__: str  # computed on first access by __getattr__ below
 

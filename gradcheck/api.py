@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from gradcheck import engine, plugins
 from gradcheck.errors import GradientMismatch, InvalidArgument
-from gradcheck.options import Options
+from gradcheck.options import OPTION_DEFAULTS, CheckOptions, Method, MethodName, Options
 from gradcheck.report import Report
-from gradcheck.tolerance import DEFAULT_ATOL, DEFAULT_RTOL
 
 __all__ = ["Case", "CaseSpec", "assert_gradients", "case", "check"]
 
@@ -20,15 +19,15 @@ def check(
     *args: object,
     grad: Callable[..., Any] | None = None,
     value_and_grad: Callable[..., Any] | None = None,
-    method: str = "central",
-    rtol: float = DEFAULT_RTOL,
-    atol: float = DEFAULT_ATOL,
-    step: float | None = None,
-    seed: int | None = None,
-    strict: bool = False,
-    bounds: tuple[object, object] | None = None,
-    reseed: bool = True,
-    **kwargs: object,
+    method: Method | MethodName = OPTION_DEFAULTS["method"],
+    rtol: float = OPTION_DEFAULTS["rtol"],
+    atol: float = OPTION_DEFAULTS["atol"],
+    step: float | None = OPTION_DEFAULTS["step"],
+    seed: int | None = OPTION_DEFAULTS["seed"],
+    strict: bool = OPTION_DEFAULTS["strict"],
+    bounds: tuple[object, object] | None = OPTION_DEFAULTS["bounds"],
+    reseed: bool = OPTION_DEFAULTS["reseed"],
+    **backend_options: object,
 ) -> Report:
     """Compare an analytic gradient with finite differences, element by element.
 
@@ -77,7 +76,7 @@ def check(
         Reseed NumPy's and Python's global generators (and the backend's own, such as
         torch's) before every evaluation, so that an f that draws from them (dropout) is
         checked for one fixed draw; their states are put back afterwards.
-    **kwargs
+    **backend_options
         Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
         backend). An option no one uses is an error.
 
@@ -117,7 +116,7 @@ def check(
     ['p[1]', 'p[2]']
     """
     options = Options(
-        method=method,  # type: ignore[arg-type]
+        method=method,  # type: ignore[arg-type]  # a name is made a Method there
         rtol=rtol,
         atol=atol,
         step=step,
@@ -126,18 +125,31 @@ def check(
         bounds=bounds,
         reseed=reseed,
     )
-    problem = plugins.adapt(obj, args, grad, value_and_grad, {**kwargs, "reseed": options.reseed})
+    problem = plugins.adapt(
+        obj, args, grad, value_and_grad, {**backend_options, "reseed": options.reseed}
+    )
     return engine.run(problem, options)
 
 
-def assert_gradients(
-    obj: object,
-    *args: object,
-    grad: Callable[..., Any] | None = None,
-    value_and_grad: Callable[..., Any] | None = None,
-    **options: Any,
-) -> Report:
+_P = ParamSpec("_P")
+
+
+def _arguments_of(
+    door: Callable[_P, Report],
+) -> Callable[[Callable[..., Report]], Callable[_P, Report]]:
+    """Type the decorated function as taking exactly the arguments of ``door``."""
+
+    def typed(function: Callable[..., Report]) -> Callable[_P, Report]:
+        return function
+
+    return typed
+
+
+@_arguments_of(check)
+def assert_gradients(obj: object, *args: object, **options: Any) -> Report:
     """Like :func:`check`, but raise :class:`GradientMismatch` unless the report is ok.
+
+    Takes the arguments of :func:`check`.
 
     Returns
     -------
@@ -149,7 +161,7 @@ def assert_gradients(
     GradientMismatch
         An ``AssertionError`` whose message is the readable report.
     """
-    report = check(obj, *args, grad=grad, value_and_grad=value_and_grad, **options)
+    report = check(obj, *args, **options)
     if not report.ok:
         raise GradientMismatch(report)
     return report
@@ -159,8 +171,9 @@ def assert_gradients(
 class Case:
     """A check described now and run later: ``Case(f, params, grad=df)``.
 
-    The arguments are those of :func:`check`; ``name`` names it in reports, and
-    ``expect="mismatch"`` declares a gradient known to be wrong.
+    The arguments are those of :func:`check` (the options of gradcheck, typed
+    :class:`~gradcheck.CheckOptions`, and those of the backend); ``name`` names it in
+    reports, and ``expect="mismatch"`` declares a gradient known to be wrong.
     """
 
     obj: object
@@ -175,7 +188,7 @@ class Case:
         *args: object,
         name: str | None = None,
         expect: str = "ok",
-        **kwargs: Any,
+        **kwargs: object,
     ) -> None:
         if expect not in ("ok", "mismatch"):
             raise InvalidArgument(f"expect={expect!r}: expected 'ok' or 'mismatch'")
@@ -185,7 +198,7 @@ class Case:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "expect", expect)
 
-    def run(self, **options: Any) -> Report:
+    def run(self, **options: Unpack[CheckOptions]) -> Report:
         """Check this case; ``options`` override the case's own."""
         return check(self.obj, *self.args, **{**self.kwargs, **options})
 

@@ -14,7 +14,14 @@ from gradcheck import hookspecs
 from gradcheck.errors import InvalidArgument, NoBackend
 from gradcheck.problem import Problem
 
-__all__ = ["BUILTIN_BACKENDS", "BackendInfo", "adapt", "backends", "make_plugin_manager"]
+__all__ = [
+    "BUILTIN_BACKENDS",
+    "SHARED_OPTIONS",
+    "BackendInfo",
+    "adapt",
+    "installed_backends",
+    "make_plugin_manager",
+]
 
 BUILTIN_BACKENDS = ("gradcheck.backends.python", "gradcheck.backends.numpy")
 
@@ -45,7 +52,7 @@ def _default_manager() -> pluggy.PluginManager:
     return make_plugin_manager()
 
 
-def backends(pm: pluggy.PluginManager | None = None) -> list[BackendInfo]:
+def installed_backends(pm: pluggy.PluginManager | None = None) -> list[BackendInfo]:
     """The registered backends, in the order they are asked (first asked first)."""
     pm = pm or _default_manager()
     versions = {id(plugin): dist.version for plugin, dist in pm.list_plugin_distinfo()}
@@ -84,7 +91,7 @@ def adapt(
         obj=obj, args=args, grad=grad, value_and_grad=value_and_grad, kwargs=unused
     )
     if problem is None:
-        names = ", ".join(info.name for info in backends(pm))
+        names = ", ".join(info.name for info in installed_backends(pm))
         raise NoBackend(
             f"no backend accepts {type(obj).__name__} {obj!r:.60} with "
             f"{len(args)} argument(s) ({', '.join(type(a).__name__ for a in args)}). "

@@ -11,8 +11,8 @@ import gradcheck
 from gradcheck import NoBackend, Parameter, Problem, plugins
 
 
-def test_backends_lists_the_builtins_with_what_they_accept() -> None:
-    infos = {info.name: info for info in gradcheck.backends()}
+def test_installed_backends_lists_the_builtins_with_what_they_accept() -> None:
+    infos = {info.name: info for info in gradcheck.installed_backends()}
     assert {"python", "numpy"} <= set(infos)
     assert "micrograd" in infos["python"].accepts
     assert "params" in infos["numpy"].accepts
@@ -71,7 +71,7 @@ def test_a_third_party_backend_is_asked_before_the_builtins() -> None:
     pm.register(module, name="toy")
     problem = plugins.adapt(Square(), (), None, None, {"flavour": "x"}, pm=pm)
     assert problem.backend == "toy"
-    assert next(info.name for info in plugins.backends(pm)) == "toy"
+    assert next(info.name for info in plugins.installed_backends(pm)) == "toy"
 
 
 def test_numpy_scalars_are_accepted_as_options() -> None:

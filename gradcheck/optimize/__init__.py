@@ -1,0 +1,47 @@
+"""Check the ``jac=`` you hand to :mod:`scipy.optimize`, while it runs.
+
+SciPy trusts a hand-written gradient: a wrong one makes ``minimize`` wander, stop early
+or report success at the wrong point, and nothing says why. This package checks the
+gradient with :func:`gradcheck.check` at the points SciPy asks for it:
+
+* :func:`minimize` is :func:`scipy.optimize.minimize` with the gradient checked at the
+  start and the first few iterates; it returns SciPy's own ``OptimizeResult`` with the
+  reports attached;
+* :func:`checked` wraps a ``jac`` for any SciPy routine (``minimize``, ``least_squares``,
+  ``root``; vector residuals have their Jacobian checked element by element);
+* :func:`cross_check` runs the optimizer twice, with the analytic gradient and with
+  SciPy's own finite differences, and says whether the two runs agree;
+  :func:`cross_check_case` does the same for a :class:`gradcheck.Case`.
+
+This is a front end: the numbers come from :func:`gradcheck.check`; this package only
+decides when to call it and what to do with the Report. ``scipy.optimize`` is imported
+here and nowhere else in gradcheck. Checking during a run lives in ``_jacobian.py``,
+cross-checking whole runs in ``_runs.py``, and what both take from the user (``fun``,
+``jac``, bounds) in ``_arguments.py``.
+"""
+
+__all__ = [
+    "CheckedJacobian",
+    "CheckedPoint",
+    "CrossCheck",
+    "GradcheckWarning",
+    "GradientMismatchWarning",
+    "IterateMismatch",
+    "OnMismatch",
+    "Schedule",
+    "checked",
+    "cross_check",
+    "cross_check_case",
+    "minimize",
+]
+
+from gradcheck.errors import GradcheckWarning, GradientMismatchWarning, IterateMismatch
+from gradcheck.optimize._jacobian import (
+    CheckedJacobian,
+    CheckedPoint,
+    OnMismatch,
+    Schedule,
+    checked,
+    minimize,
+)
+from gradcheck.optimize._runs import CrossCheck, cross_check, cross_check_case
