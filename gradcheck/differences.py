@@ -19,9 +19,11 @@ __all__ = [
     "estimate_noise",
     "extrapolation_gap",
     "one_sided_differences",
+    "quadratic_slope",
     "relative_step",
     "representable_steps",
     "richardson_estimate",
+    "richardson_roundoff",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -222,6 +224,59 @@ def richardson_estimate(
     """
     scale = ratio**order - 1.0
     return fine + (fine - coarse) / scale, np.abs(fine - coarse) / scale
+
+
+def richardson_roundoff(
+    coarse: FloatArray, fine: FloatArray, ratio: float, order: float = 2.0
+) -> FloatArray:
+    """Round-off bound of :func:`richardson_estimate`, from the bounds of its differences.
+
+    Parameters
+    ----------
+    coarse, fine : ndarray
+        Round-off bounds of the differences with steps ``ratio * h`` and ``h``.
+    ratio, order : float
+        As for :func:`richardson_estimate`.
+
+    Returns
+    -------
+    ndarray
+        ``(ratio^p fine + coarse) / (ratio^p - 1)``: the estimate weighs the fine
+        difference by ``ratio^p / (ratio^p - 1)`` and the coarse one by ``1 / (ratio^p - 1)``.
+
+    Examples
+    --------
+    >>> float(richardson_roundoff(np.float64(1.0), np.float64(2.0), 2.0))
+    3.0
+    """
+    gain = ratio**order
+    result: FloatArray = (gain * fine + coarse) / (gain - 1)
+    return result
+
+
+def quadratic_slope(
+    f0: FloatArray, f1: FloatArray, f2: FloatArray, a1: float, a2: float
+) -> tuple[FloatArray, float]:
+    """Slope at 0 of the parabola through ``(0, f0)``, ``(a1, f1)``, ``(a2, f2)``.
+
+    Returns
+    -------
+    slope : ndarray
+        A one-sided difference of second order where ``a1, a2`` lie on one side.
+    weight : float
+        The sum of the weights' magnitudes: the slope's round-off is at most this times
+        the values' noise.
+
+    Examples
+    --------
+    >>> slope, weight = quadratic_slope(np.float64(0.0), np.float64(1.0), np.float64(4.0), 1, 2)
+    >>> float(slope), weight  # x^2 at 0
+    (0.0, 4.0)
+    """
+    w0 = -(1.0 / a1 + 1.0 / a2)
+    w1 = a2 / (a1 * (a2 - a1))
+    w2 = -a1 / (a2 * (a2 - a1))
+    return w0 * f0 + w1 * f1 + w2 * f2, abs(w0) + abs(w1) + abs(w2)
 
 
 def convergence_order(

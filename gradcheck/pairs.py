@@ -1,4 +1,4 @@
-"""Step levels and Richardson pairs: the pieces the engine refines an element with.
+"""Step levels and Richardson pairs: the pieces refinement judges an element with.
 
 A :class:`Level` holds f at ``x ± s`` for one column (one parameter element, ``m``
 outputs); a :class:`Pair` of levels gives a Richardson estimate, its truncation and
@@ -8,7 +8,7 @@ round-off errors, a verdict per output, and whether f looks smooth between the t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -18,6 +18,7 @@ from gradcheck.differences import (
     central_difference,
     one_sided_differences,
     richardson_estimate,
+    richardson_roundoff,
 )
 from gradcheck.differences import convergence_order as measured_order
 from gradcheck.tolerance import SAFETY, ErrorModel
@@ -27,11 +28,10 @@ __all__ = [
     "Level",
     "Pair",
     "PairNumbers",
+    "Target",
     "convergence_order",
     "inconsistent",
     "merged",
-    "quadratic_slope",
-    "roundoff",
     "sharpest",
 ]
 
@@ -55,6 +55,12 @@ class Level:
     def one_sided(self, f0: FloatArray) -> tuple[FloatArray, FloatArray]:
         return one_sided_differences(self.f_plus, f0, self.f_minus, self.h_plus, self.h_minus)
 
+    def roundoff(self, model: ErrorModel) -> FloatArray:
+        """Round-off bound of :meth:`central`, from the values taken (see
+        :meth:`ErrorModel.roundoff`)."""
+        values = np.fmax(np.abs(self.f_plus), np.abs(self.f_minus))
+        return model.roundoff(self.h_plus, self.h_minus, values)
+
 
 class Column(NamedTuple):
     """What refinement concluded for one column (one parameter element, m outputs)."""
@@ -65,6 +71,47 @@ class Column(NamedTuple):
     verdicts: NDArray[np.int8]
     left: FloatArray
     right: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One parameter element under refinement: everything its pairs are judged with.
+
+    Attributes
+    ----------
+    index : int
+        The element's place in the flat order.
+    step : float
+        The step ``h`` the screen took; refinement takes ``h/4``, ``h/16``, ...
+    f0 : ndarray, shape (m,)
+        f at the start point.
+    analytic : ndarray, shape (m,)
+        The gradient's column for this element, the value under test.
+    scale : ndarray, shape (m, 1)
+        Each output's largest gradient magnitude.
+    model : ErrorModel
+        The element's own error model (:meth:`ErrorModel.column`).
+    """
+
+    index: int
+    step: float
+    f0: FloatArray
+    analytic: FloatArray
+    scale: FloatArray
+    model: ErrorModel
+
+    def with_noise(self, noise: FloatArray) -> Target:
+        """The same element judged with another noise level."""
+        return replace(self, model=replace(self.model, noise=noise))
+
+    def verdicts(
+        self, numeric: FloatArray, error: FloatArray, model: ErrorModel | None = None
+    ) -> tuple[NDArray[np.int8], FloatArray]:
+        """Verdicts and tolerances of the analytic column against an estimate, shape (m,)."""
+        codes, tol = (self.model if model is None else model).verdicts(
+            self.analytic[:, None], numeric[:, None], error[:, None], self.scale
+        )
+        return codes[:, 0], tol[:, 0]
 
 
 class PairNumbers:
@@ -90,10 +137,9 @@ class PairNumbers:
         )
         # never below what a coarser pair's truncation predicts for this step
         self.truncation: FloatArray = np.fmax(truncation, floor)
-        rho_coarse = roundoff(model, coarse)
-        self.rho_fine = roundoff(model, fine)
-        gain = ratio**order
-        self.roundoff = (gain * self.rho_fine + rho_coarse) / (gain - 1)
+        rho_coarse = coarse.roundoff(model)
+        self.rho_fine = fine.roundoff(model)
+        self.roundoff = richardson_roundoff(rho_coarse, self.rho_fine, ratio, order)
         self.error = self.truncation + self.roundoff
         fwd_c, bwd_c = coarse.one_sided(f0)
         fwd_f, bwd_f = fine.one_sided(f0)
@@ -126,20 +172,16 @@ class Pair(PairNumbers):
         self,
         coarse: Level,
         fine: Level,
-        f0: FloatArray,
-        g: FloatArray,
-        scale: FloatArray,
-        model: ErrorModel,
+        target: Target,
         order: float = 2.0,
         floor: FloatArray | float = 0.0,
     ) -> None:
-        super().__init__(coarse, fine, f0, model, order, floor)
+        super().__init__(coarse, fine, target.f0, target.model, order, floor)
+        model = target.model
         self.model = model.with_curvature(self.curvature) if self.smooth else model
-        codes, tol = self.model.verdicts(
-            g[:, None], self.estimate[:, None], self.error[:, None], scale
-        )
-        nan = np.full_like(g, np.nan)
-        self.column = Column(self.estimate, self.error, tol[:, 0], codes[:, 0], nan, nan)
+        codes, tol = target.verdicts(self.estimate, self.error, self.model)
+        nan = np.full_like(target.analytic, np.nan)
+        self.column = Column(self.estimate, self.error, tol, codes, nan, nan)
 
 
 def convergence_order(levels: list[Level], model: ErrorModel) -> tuple[float, bool]:
@@ -148,7 +190,7 @@ def convergence_order(levels: list[Level], model: ErrorModel) -> tuple[float, bo
     :func:`gradcheck.differences.convergence_order`)."""
     estimates = np.stack([lv.central() for lv in levels])
     steps = np.array([0.5 * (lv.h_plus + lv.h_minus) for lv in levels])
-    noise = np.stack([roundoff(model, lv) for lv in levels])
+    noise = np.stack([lv.roundoff(model) for lv in levels])
     if not np.all(np.isfinite(estimates)):
         return 2.0, True
     order, converging = measured_order(estimates, steps, noise)
@@ -169,7 +211,7 @@ def sharpest(columns: list[Column]) -> Column:
     return Column(*fields)
 
 
-def merged(a: Column, b: Column, g: FloatArray, scale: FloatArray, model: ErrorModel) -> Column:
+def merged(a: Column, b: Column, target: Target, model: ErrorModel) -> Column:
     """Two estimates of one column judged together: the finer one, with their disagreement
     added to its error.
 
@@ -179,31 +221,5 @@ def merged(a: Column, b: Column, g: FloatArray, scale: FloatArray, model: ErrorM
     their disagreement is a mismatch.
     """
     error = np.maximum(a.error, b.error) + np.abs(a.numeric - b.numeric)
-    codes, tol = model.verdicts(g[:, None], b.numeric[:, None], error[:, None], scale)
-    return b._replace(error=error, tolerance=tol[:, 0], verdicts=codes[:, 0])
-
-
-def quadratic_slope(
-    f0: FloatArray, f1: FloatArray, f2: FloatArray, a1: float, a2: float
-) -> tuple[FloatArray, float]:
-    """Slope at 0 of the parabola through (0, f0), (a1, f1), (a2, f2); sum of |weights|."""
-    w0 = -(1.0 / a1 + 1.0 / a2)
-    w1 = a2 / (a1 * (a2 - a1))
-    w2 = -a1 / (a2 * (a2 - a1))
-    return w0 * f0 + w1 * f1 + w2 * f2, abs(w0) + abs(w1) + abs(w2)
-
-
-def roundoff(model: ErrorModel, level: Level) -> FloatArray:
-    """Round-off bound of a level's central differences: shape (m,), or (m, n) for a
-    level over every element.
-
-    Each value is off by f's measured noise, and never by less than the precision times
-    the value itself: noise measured near x understates the rounding of values far larger
-    at x +- h (f ~ |x|^2 at x ~ 1e-6 in float32, evaluated a step of 1e-2 away).
-    """
-    steps = np.asarray(level.h_plus + level.h_minus)
-    noise = model.noise.reshape(model.noise.shape + (1,) * steps.ndim)
-    values = np.fmax(np.abs(level.f_plus), np.abs(level.f_minus))
-    bound = np.fmax(noise, model.precision * np.where(np.isfinite(values), values, 0.0))
-    result: FloatArray = 2.0 * bound / steps
-    return result
+    codes, tol = target.verdicts(b.numeric, error, model)
+    return b._replace(error=error, tolerance=tol, verdicts=codes)

@@ -12,7 +12,11 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["scipy_jacobian"]
+from gradcheck.baseline import Baseline
+from gradcheck.estimates import Estimates
+from gradcheck.evaluation import Session
+
+__all__ = ["scipy_jacobian", "scipy_reference"]
 
 FloatArray = NDArray[np.float64]
 
@@ -57,3 +61,13 @@ def scipy_jacobian(
 
     result = jacobian(batched, x0, initial_step=initial, step_direction=direction)
     return np.asarray(result.df, dtype=np.float64), np.asarray(result.error, dtype=np.float64)
+
+
+def scipy_reference(session: Session, baseline: Baseline) -> Estimates:
+    """``method="scipy"``: SciPy's Jacobian as the numeric side, its error estimate
+    floored by f's round-off at the engine's steps; the analytic gradient judged on it."""
+    start, model, h = baseline.start, baseline.model, baseline.step
+    numeric, error = scipy_jacobian(session.at_point, start.x0, h, baseline.lower, baseline.upper)
+    error = np.maximum(error, model.roundoff(h, h))
+    judged = model.verdicts(start.gradient, numeric, error, baseline.scale)
+    return Estimates.unbracketed(start.gradient, numeric, error, judged, h, model.noise)
