@@ -11,12 +11,13 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares, root, rosen, rosen_der
 
 import gradcheck
+from gradcheck import CheckOptions
 from gradcheck import optimize as go
 
 FloatArray = NDArray[np.float64]
 
 X0 = np.array([1.3, 0.7, 0.8, 1.9, 1.2])
-SEEDED: dict[str, Any] = {"seed": 0}
+SEEDED: CheckOptions = {"seed": 0}
 
 
 def rosen_value_and_grad(x: FloatArray) -> tuple[float, FloatArray]:
@@ -25,7 +26,7 @@ def rosen_value_and_grad(x: FloatArray) -> tuple[float, FloatArray]:
 
 def halved_last(x: FloatArray) -> FloatArray:
     """rosen_der with its last element halved: wrong everywhere."""
-    g = rosen_der(x)
+    g: FloatArray = rosen_der(x)
     g[-1] *= 0.5
     return g
 
@@ -34,7 +35,8 @@ def wrong_away_from(start: FloatArray) -> Any:
     """A gradient right at ``start``, wrong by ``x - start`` elsewhere (so at the minimum)."""
 
     def grad(x: FloatArray) -> FloatArray:
-        return rosen_der(x) + (x - start)
+        g: FloatArray = rosen_der(x)
+        return g + (x - start)
 
     return grad
 
@@ -78,7 +80,7 @@ def test_users_x0_is_left_alone() -> None:
 
 
 def test_jac_returns_exactly_what_the_users_jac_returns() -> None:
-    returned = []
+    returned: list[FloatArray] = []
 
     def jac(x: FloatArray) -> FloatArray:
         returned.append(rosen_der(x))
@@ -244,7 +246,7 @@ def test_checks_never_step_outside_the_bounds() -> None:
 
 def test_wrong_jac_at_a_bound_is_caught_with_bounds_object() -> None:
     def wrong(x: FloatArray, c: FloatArray) -> FloatArray:
-        return domain_limited_grad(x, c) * np.array([0.5, 1.0])
+        return domain_limited_grad(x, c) * np.array([0.5, 1.0], dtype=np.float64)
 
     with pytest.raises(go.IterateMismatch) as info:
         go.minimize(
@@ -328,7 +330,7 @@ def test_wrong_shape_jac_is_reported_at_x0() -> None:
 
 def test_nan_in_jac_is_a_mismatch_showing_nan() -> None:
     def nan_at_2(x: FloatArray) -> FloatArray:
-        g = rosen_der(x)
+        g: FloatArray = rosen_der(x)
         g[2] = np.nan
         return g
 
@@ -346,7 +348,19 @@ def test_nan_objective_at_x0_is_reported_before_scipy_runs() -> None:
 
 def test_unknown_check_option_is_named() -> None:
     with pytest.raises(gradcheck.InvalidArgument, match=r"unknown option 'tolerance'.*rtol"):
-        go.minimize(rosen, X0, jac=rosen_der, check_options={"tolerance": 1e-3})
+        go.minimize(
+            rosen,
+            X0,
+            jac=rosen_der,
+            check_options={"tolerance": 1e-3},  # type: ignore[arg-type]
+        )
+
+
+def test_a_bad_check_option_is_refused_before_scipy_runs() -> None:
+    with pytest.raises(gradcheck.InvalidArgument, match=r"rtol=-1\.0: expected a finite number"):
+        go.checked(rosen, rosen_der, rtol=-1.0)
+    with pytest.raises(gradcheck.InvalidArgument, match="pass the bounds to minimize itself"):
+        go.minimize(rosen, X0, jac=rosen_der, check_options={"bounds": (0.0, 2.0)})
 
 
 def test_bad_on_mismatch_is_refused() -> None:
@@ -357,7 +371,8 @@ def test_bad_on_mismatch_is_refused() -> None:
 def test_a_failed_check_at_a_later_point_warns_and_the_run_goes_on() -> None:
     # SciPy may try a point where f is undefined and back off; that must not end the run
     def flaky_jac(x: FloatArray) -> FloatArray:
-        return rosen_der(x) if np.array_equal(x, X0) else rosen_der(x)[:3]
+        g: FloatArray = rosen_der(x)
+        return g if np.array_equal(x, X0) else g[:3]
 
     wrapped = go.checked(rosen, flaky_jac, **SEEDED)
     wrapped(X0)
@@ -437,7 +452,7 @@ def test_and_gate_example_trains_and_stops_the_mistake_at_the_start() -> None:
 
 
 def test_scipy_reference_method_can_do_the_checks() -> None:
-    options = {"method": "scipy", "seed": 0}
+    options: CheckOptions = {"method": "scipy", "seed": 0}
     result = go.minimize(rosen, X0, jac=rosen_der, check="start", check_options=options)
     [point] = result.gradcheck_reports
     assert point.report.metadata.method == "scipy"

@@ -75,7 +75,12 @@ def test_a_third_party_backend_is_asked_before_the_builtins() -> None:
 
 
 def test_numpy_scalars_are_accepted_as_options() -> None:
+    seed, rtol = np.int64(3), np.float32(1e-5)  # typed int and float; accepted at run time
     report = gradcheck.check(
-        lambda x: x * x, 1.0, grad=lambda x: 2 * x, seed=np.int64(3), rtol=np.float32(1e-5)
+        lambda x: x * x,
+        1.0,
+        grad=lambda x: 2 * x,
+        seed=seed,  # type: ignore[arg-type]
+        rtol=rtol,  # type: ignore[arg-type]
     )
     assert report.metadata.seed == 3
