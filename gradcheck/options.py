@@ -9,7 +9,6 @@ receives them as :class:`Options`, validated.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import math
 from collections.abc import Mapping
@@ -249,6 +248,8 @@ def validate(options: Mapping[str, object]) -> CheckOptions:
 def _require_known(name: str) -> None:
     if name in OPTION_HELP:
         return
+    import difflib  # only for a misspelt name: `import gradcheck` stays cheap
+
     close = difflib.get_close_matches(name, OPTION_HELP, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise InvalidArgument(
