@@ -1,0 +1,23 @@
+"""Fixtures of the JAX backend's tests. JAX is imported here, so that a missing JAX fails
+the run at collection instead of skipping it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import jax
+import pytest
+
+
+@pytest.fixture
+def x64() -> Iterator[None]:
+    """JAX's x64 mode for one test, as a user turns it on around their code (thread-local,
+    undone after the test)."""
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.fixture
+def key() -> jax.Array:
+    """A fixed PRNG key, so every random array is reproducible."""
+    return jax.random.key(20261130)
