@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, Unpack
 
 import gradcheck
 
@@ -151,7 +151,9 @@ class ModelCase:
         obj, *args = made if isinstance(made, tuple) and made else (made,)
         return gradcheck.Case(obj, *args, name=self.name, expect=self.expect)
 
-    def check(self, **options: Any) -> tuple[gradcheck.Case, gradcheck.Report]:
+    def check(
+        self, **options: Unpack[gradcheck.CheckOptions]
+    ) -> tuple[gradcheck.Case, gradcheck.Report]:
         """Build the case and check it; every failure becomes a located :class:`CaseError`.
 
         ``options`` (those of :func:`gradcheck.check`) override the case's own.

@@ -19,7 +19,6 @@ nearest its tolerance. Under pytest-xdist each worker sends its tally to the con
 
 from __future__ import annotations
 
-import math
 import reprlib
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any, final, overload
 import pytest
 
 if TYPE_CHECKING:
-    from gradcheck.report import Report
+    from gradcheck import CheckOptions, Report
 
 __all__ = ["GradcheckFixture"]
 
@@ -160,15 +159,11 @@ def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
 
 @dataclass(slots=True)
 class _Closest:
-    """The agreeing element that came nearest its tolerance."""
+    """The agreeing element that came nearest its tolerance, as the summary shows it."""
 
-    ratio: float
+    margin: float
     where: str
-    element: str
-    analytic: float
-    numeric: float
-    error: float
-    tolerance: float
+    cells: tuple[str, ...]  # Element.cells(): element, analytic, numeric ± error, tolerance
 
 
 @dataclass(slots=True)
@@ -181,39 +176,22 @@ class _Tally:
     closest: _Closest | None = None
 
     def record(self, where: str, report: Report) -> None:
-        import numpy as np
-
-        from gradcheck.tolerance import Verdict
-
         self.checks += 1
         self.failed += not report.ok
         self.elements += int(report.verdicts.size)
-        agree = (report.verdicts == Verdict.OK) & (report.tolerance > 0)
-        if not np.any(agree):
-            return
-        with np.errstate(invalid="ignore"):
-            ratio = np.abs(report.analytic - report.numeric) / report.tolerance
-        ratio = np.where(agree & np.isfinite(ratio), ratio, -1.0)
-        output, i = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-        if ratio[output, i] < 0:
-            return
-        e = report.element(int(output), int(i))
-        self.merge_closest(
-            _Closest(
-                float(ratio[output, i]), where, e.name, e.analytic, e.numeric, e.error, e.tolerance
-            )
-        )
+        element = report.closest()
+        if element is not None:
+            self.merge_closest(_Closest(element.margin, where, element.cells()[:4]))
 
     def merge_closest(self, other: _Closest | None) -> None:
-        if other is not None and (self.closest is None or other.ratio > self.closest.ratio):
+        if other is not None and (self.closest is None or other.margin > self.closest.margin):
             self.closest = other
 
     def to_data(self) -> dict[str, Any]:
         """Plain data that execnet can send from an xdist worker."""
         closest = None
         if self.closest is not None:
-            c = self.closest
-            closest = [c.ratio, c.where, c.element, c.analytic, c.numeric, c.error, c.tolerance]
+            closest = [self.closest.margin, self.closest.where, *self.closest.cells]
         return {
             "checks": self.checks,
             "failed": self.failed,
@@ -226,18 +204,19 @@ class _Tally:
         self.failed += data["failed"]
         self.elements += data["elements"]
         if data["closest"] is not None:
-            self.merge_closest(_Closest(*data["closest"]))
+            margin, where, *cells = data["closest"]
+            self.merge_closest(_Closest(margin, where, tuple(cells)))
 
     def lines(self) -> list[str]:
         failed = f" ({self.failed} failed)" if self.failed else ""
         plural = "" if self.checks == 1 else "s"
         lines = [f"{self.checks} check{plural}{failed}, {self.elements} elements compared"]
         if self.closest is not None:
-            c = self.closest
+            element, analytic, numeric, tolerance = self.closest.cells
             lines.append(
-                f"closest call: {c.where} {c.element}: |analytic - numeric| is "
-                f"{100 * c.ratio:.2g}% of the tolerance (analytic {c.analytic:.6g}, "
-                f"numeric {c.numeric:.6g} ± {c.error:.2g}, tolerance {c.tolerance:.2g})"
+                f"closest call: {self.closest.where} {element}: |analytic - numeric| is "
+                f"{100 * self.closest.margin:.2g}% of the tolerance (analytic {analytic}, "
+                f"numeric {numeric}, tolerance {tolerance})"
             )
         return lines
 
@@ -246,7 +225,7 @@ class _Tally:
 class _State:
     """The plugin's state in one pytest process."""
 
-    defaults: dict[str, Any]
+    defaults: CheckOptions
     tally: _Tally = field(default_factory=_Tally)
     item: pytest.Item | None = None
 
@@ -255,7 +234,7 @@ class _State:
 
     def options_for_current_test(self) -> dict[str, Any]:
         __tracebackhide__ = True
-        options = dict(self.defaults)
+        options: dict[str, Any] = dict(self.defaults)
         if self.item is None:
             return options
         for mark in reversed(list(self.item.iter_markers("gradcheck"))):  # closest last
@@ -307,37 +286,38 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _State(_defaults(config))
 
 
-def _defaults(config: pytest.Config) -> dict[str, Any]:
-    """Options for every check in this run, from the ini file and the command line."""
-    defaults: dict[str, Any] = {}
+def _defaults(config: pytest.Config) -> CheckOptions:
+    """Options for every check in this run, from the ini file and the command line,
+    validated by :func:`gradcheck.options.validate` (imported only when one is given)."""
+    given: dict[str, tuple[str, object]] = {}  # name -> (where it was given, value)
     for name in ("rtol", "atol"):
         raw = str(config.getini(f"gradcheck_{name}")).strip()
-        if not raw:
-            continue
-        try:
-            value = float(raw)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value >= 0):
-            raise pytest.UsageError(
-                f"gradcheck_{name} = {raw!r} in the ini file: expected a finite number >= 0, "
-                "e.g. 1e-6"
-            )
-        defaults[name] = value
+        if raw:
+            given[name] = (f"gradcheck_{name} = {raw!r} in the ini file", _number(raw))
     for name in ("seed", "strict", "method"):
         value = config.getoption(f"gradcheck_{name}")
         if value is not None:
-            defaults[name] = value
-    if "method" in defaults:
-        from gradcheck.options import Method  # only when the option is given
+            given[name] = (f"--gradcheck-{name}={value}", value)
+    if not given:
+        return {}
+    from gradcheck.errors import InvalidArgument
+    from gradcheck.options import validate
 
-        methods = [m.value for m in Method]
-        if defaults["method"] not in methods:
-            raise pytest.UsageError(
-                f"--gradcheck-method={defaults['method']}: expected one of "
-                f"{', '.join(methods)}, e.g. --gradcheck-method=richardson"
-            )
+    defaults: CheckOptions = {}
+    for name, (where, value) in given.items():
+        try:
+            defaults.update(validate({name: value}))
+        except InvalidArgument as exc:
+            raise pytest.UsageError(f"{where}: {exc}") from None
     return defaults
+
+
+def _number(text: str) -> object:
+    """``text`` as a float, or as it is when it is not a number (validate says why)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 @pytest.hookimpl(wrapper=True)
