@@ -191,6 +191,13 @@ def test_a_missing_path_is_a_usage_error() -> None:
     assert "'no_such_model.py' does not exist" in " ".join(result.stderr.split())
 
 
+def test_an_unusable_option_value_is_a_usage_error_before_any_case_runs() -> None:
+    model(GOOD)
+    result = invoke("run", "model.py", "--rtol", "inf")
+    assert_one_message(result, "error: rtol=inf: expected a finite number >= 0")
+    assert "good" not in result.output
+
+
 def test_a_syntax_error_names_file_and_line() -> None:
     model(GOOD + "\ndef broken(:\n    pass\n")
     result = invoke("run", "model.py")
