@@ -10,6 +10,7 @@ from __future__ import annotations
 import gradcheck
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import BackwardCFunction  # the type of the ctx torch passes
 
 
 class SoftClip(torch.autograd.Function):
@@ -22,12 +23,14 @@ class SoftClip(torch.autograd.Function):
         return x / (1 + x.abs())
 
     @staticmethod
-    def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+    def setup_context(
+        ctx: BackwardCFunction, inputs: tuple[torch.Tensor], output: torch.Tensor
+    ) -> None:
         (x,) = inputs
         ctx.save_for_backward(x)
 
     @staticmethod
-    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, grad_output: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return grad_output / (1 + x.abs()) ** 2
 
@@ -36,7 +39,7 @@ class SoftClipWrong(SoftClip):
     """The same forward with a classic slip: the square is missing."""
 
     @staticmethod
-    def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, grad_output: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return grad_output / (1 + x.abs())
 

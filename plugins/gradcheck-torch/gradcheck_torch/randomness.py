@@ -38,6 +38,7 @@ class GeneratorStates:
 
     def __init__(self, cuda: Sequence[int] | None = None) -> None:
         if cuda is None:
+            # torch.cuda.is_initialized is unannotated in torch
             initialized = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
             cuda = range(torch.cuda.device_count()) if initialized else ()
         self.cuda = tuple(cuda)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradcheck
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import BackwardCFunction
 
 pytestmark = pytest.mark.cuda
 
@@ -19,11 +22,13 @@ class Square(torch.autograd.Function):
         return x * x
 
     @staticmethod
-    def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+    def setup_context(
+        ctx: BackwardCFunction, inputs: tuple[torch.Tensor], output: torch.Tensor
+    ) -> None:
         ctx.save_for_backward(*inputs)
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         out = 2 * x * g
         out[3] = out[3] * 1.001  # one element 0.1 % off
@@ -49,15 +54,19 @@ def test_module_on_the_gpu_passes_and_is_left_as_it_was() -> None:
     ).cuda()
     x = torch.randn(12, 8, device="cuda")
     y = torch.randint(0, 4, (12,), device="cuda")
-    F.cross_entropy(model(x), y).backward()
+    F.cross_entropy(model(x), y).backward()  # type: ignore[no-untyped-call]  # unannotated in torch
     before = [t.detach().clone() for t in (*model.parameters(), *model.buffers())]
-    grads = [p.grad.clone() for p in model.parameters()]
-    for options in ({}, {"native_dtype": True}, {"train": False}):
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    variants: list[dict[str, Any]] = [{}, {"native_dtype": True}, {"train": False}]
+    for options in variants:
         report = gradcheck.check(model, x, y, loss=F.cross_entropy, seed=0, **options)
         assert report.ok, report
     after = [t.detach() for t in (*model.parameters(), *model.buffers())]
     assert all(torch.equal(a, b) for a, b in zip(after, before, strict=True))
-    assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads, strict=True))
+    assert all(
+        p.grad is not None and torch.equal(p.grad, g)
+        for p, g in zip(model.parameters(), grads, strict=True)
+    )
     assert model.training
 
 

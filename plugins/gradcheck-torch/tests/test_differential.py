@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gradcheck
 import pytest
 import torch
 from torch.autograd import Function
+from torch.autograd.function import BackwardCFunction
 
 # -- functions with hand-written backward, right and wrong ----------------------------
 
@@ -22,63 +24,63 @@ class Cube(Function):
     """y = x**3, elementwise."""
 
     @staticmethod
-    def forward(ctx, x):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return x**3
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return 3 * x**2 * g
 
 
 class CubeIgnoresGradOutput(Cube):
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return 3 * x**2
 
 
 class Sine(Function):
     @staticmethod
-    def forward(ctx, x):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return x.sin()
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return -x.cos() * g  # wrong sign
 
 
 class SquareHalfGradient(Function):
     @staticmethod
-    def forward(ctx, x):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, x: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x)
         return (x * x).sum()
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
         return x * g  # missing factor 2
 
 
 class MatMul(Function):
     @staticmethod
-    def forward(ctx, a, b):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(a, b)
         return a @ b
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
-        a, b = ctx.saved_tensors
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         return g @ b.T, a.T @ g
 
 
 class MatMulTransposed(MatMul):
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
-        a, b = ctx.saved_tensors
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         return g @ b.T, a @ g  # a instead of a.T
 
 
@@ -86,13 +88,13 @@ class ScaleSwapped(Function):
     """y = x * w**2; backward returns the two gradients in the wrong order."""
 
     @staticmethod
-    def forward(ctx, x, w):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x, w)
         return x * w**2
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
-        x, w = ctx.saved_tensors
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         return 2 * x * w * g, w**2 * g
 
 
@@ -100,21 +102,27 @@ class SinCos(Function):
     """Two outputs: sin(x w) elementwise and the sum of cos(x w)."""
 
     @staticmethod
-    def forward(ctx, x, w):  # type: ignore[no-untyped-def]
+    def forward(
+        ctx: BackwardCFunction, x: torch.Tensor, w: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         ctx.save_for_backward(x, w)
         return (x * w).sin(), (x * w).cos().sum()
 
     @staticmethod
-    def backward(ctx, g_sin, g_cos):  # type: ignore[no-untyped-def]
-        x, w = ctx.saved_tensors
+    def backward(
+        ctx: BackwardCFunction, g_sin: torch.Tensor, g_cos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         d = (x * w).cos() * g_sin - (x * w).sin() * g_cos
         return d * w, d * x
 
 
 class SinCosSecondOutputWrong(SinCos):
     @staticmethod
-    def backward(ctx, g_sin, g_cos):  # type: ignore[no-untyped-def]
-        x, w = ctx.saved_tensors
+    def backward(
+        ctx: BackwardCFunction, g_sin: torch.Tensor, g_cos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         d = (x * w).cos() * g_sin + (x * w).sin() * g_cos  # sign of the second output
         return d * w, d * x
 
@@ -123,23 +131,23 @@ class AddBias(Function):
     """y = x + b with b broadcast over the rows of x."""
 
     @staticmethod
-    def forward(ctx, x, b):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return x + b
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return g, g[0]  # should be g.sum(0)
 
 
 class Exp(Function):
     @staticmethod
-    def forward(ctx, x):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, x: torch.Tensor) -> torch.Tensor:
         y = x.exp()
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (y,) = ctx.saved_tensors
         return y * g
 
@@ -149,14 +157,14 @@ WRONG_ELEMENT = 617
 
 class ExpOneWrongElement(Exp):
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (y,) = ctx.saved_tensors
         out = y * g
         out[WRONG_ELEMENT] *= 1.01  # 1 % off at one element of 1000
         return out
 
 
-def _tanh_mlp_loss(x, w1, w2):  # type: ignore[no-untyped-def]
+def _tanh_mlp_loss(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor) -> torch.Tensor:
     return (torch.tanh(x @ w1) @ w2).square().mean()
 
 
@@ -248,7 +256,7 @@ def torch_verdict(case: Case, gen: torch.Generator, fast: bool) -> bool:
     return torch.autograd.gradcheck(case.func, inputs, raise_exception=False, fast_mode=fast)
 
 
-def gradcheck_report(case: Case, gen: torch.Generator, **options: object) -> gradcheck.Report:
+def gradcheck_report(case: Case, gen: torch.Generator, **options: Any) -> gradcheck.Report:
     return gradcheck.check(case.func, *case.make_inputs(gen), seed=0, **options)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradcheck
 import numpy as np
 import pytest
 import torch
 from gradcheck import InvalidArgument
+from torch.autograd.function import BackwardCFunction
 
 
 class Scale(torch.autograd.Function):
@@ -19,19 +22,21 @@ class Scale(torch.autograd.Function):
         return w * x
 
     @staticmethod
-    def setup_context(ctx, inputs, output):  # type: ignore[no-untyped-def]
+    def setup_context(
+        ctx: BackwardCFunction, inputs: tuple[torch.Tensor, torch.Tensor], output: torch.Tensor
+    ) -> None:
         ctx.save_for_backward(*inputs)
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
-        x, w = ctx.saved_tensors
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         return g * w, (g * x).sum(0)
 
 
 class ScaleWrongAtOne(Scale):
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
-        x, w = ctx.saved_tensors
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors  # type: ignore[misc]  # torch's stub: saved_tensors is a 1-tuple
         dw = (g * x).sum(0)
         dw[1] = 2 * dw[1]
         return g * w, dw
@@ -93,7 +98,8 @@ def test_batched_and_one_at_a_time_evaluation_give_the_same_verdicts(
 
 def test_user_tensors_are_unchanged(gen: torch.Generator) -> None:
     x = torch.randn(4, 3, generator=gen, requires_grad=True)
-    x.sum().backward()
+    x.sum().backward()  # type: ignore[no-untyped-call]  # unannotated in torch
+    assert x.grad is not None
     before = (x.detach().clone(), x.grad.clone(), x.requires_grad, x._version)
     gradcheck.check(lambda x: (x**3).sum(), x, seed=0)
     assert torch.equal(x.detach(), before[0])
@@ -134,7 +140,7 @@ def test_grad_argument_is_refused_for_autograd_objects(gen: torch.Generator) -> 
     ],
 )
 def test_bad_options_are_refused(
-    option: dict[str, object], message: str, gen: torch.Generator
+    option: dict[str, Any], message: str, gen: torch.Generator
 ) -> None:
     x = torch.randn(3, generator=gen, requires_grad=True)
     with pytest.raises(InvalidArgument, match=message):

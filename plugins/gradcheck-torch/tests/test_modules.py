@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import gradcheck
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import BackwardCFunction
 
 
 class Net(torch.nn.Module):
@@ -28,7 +30,8 @@ class Net(torch.nn.Module):
         Net.total_calls += 1
         if self.fail_after is not None and Net.total_calls > self.fail_after:
             raise RuntimeError("forward failed on purpose")
-        return self.layer2(self.drop(torch.tanh(self.norm(self.layer1(x)))))
+        out: torch.Tensor = self.layer2(self.drop(torch.tanh(self.norm(self.layer1(x)))))
+        return out
 
     total_calls = 0
 
@@ -50,12 +53,12 @@ def _state(model: torch.nn.Module) -> dict[str, object]:
     return state
 
 
-def _used_model(gen: torch.Generator, **kwargs: object) -> torch.nn.Module:
+def _used_model(gen: torch.Generator, fail_after: int | None = None) -> Net:
     """A model with .grad fields, one frozen parameter and updated running statistics."""
     torch.manual_seed(0)
-    model = Net(**kwargs)  # type: ignore[arg-type]
+    model = Net(fail_after)
     x, y = _data(gen)
-    F.cross_entropy(model(x), y).backward()
+    F.cross_entropy(model(x), y).backward()  # type: ignore[no-untyped-call]  # unannotated in torch
     model.layer1.bias.requires_grad_(False)
     return model
 
@@ -79,7 +82,7 @@ def test_input_gradients_are_checked_on_request(gen: torch.Generator) -> None:
 
 @pytest.mark.parametrize("options", [{}, {"native_dtype": True}, {"batch": False}])
 def test_batchnorm_and_dropout_in_train_mode_pass_and_leave_the_module_as_it_was(
-    options: dict[str, object], gen: torch.Generator
+    options: dict[str, Any], gen: torch.Generator
 ) -> None:
     model = _used_model(gen)
     before = _state(model)
@@ -141,12 +144,12 @@ def test_batched_and_one_at_a_time_give_the_same_verdicts_on_a_module(
 def test_wrong_backward_inside_a_module_is_named_by_parameter(gen: torch.Generator) -> None:
     class LeakyClamp(torch.autograd.Function):
         @staticmethod
-        def forward(ctx, x):  # type: ignore[no-untyped-def]
+        def forward(ctx: BackwardCFunction, x: torch.Tensor) -> torch.Tensor:
             ctx.save_for_backward(x)
             return x.clamp(min=0) + 0.1 * x.clamp(max=0)
 
         @staticmethod
-        def backward(ctx, g):  # type: ignore[no-untyped-def]
+        def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
             (x,) = ctx.saved_tensors
             return g * torch.where(x > 0, 1.0, 0.01)  # slope 0.01 where it is 0.1
 
@@ -156,7 +159,9 @@ def test_wrong_backward_inside_a_module_is_named_by_parameter(gen: torch.Generat
             self.layer1 = torch.nn.Linear(3, 4)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return LeakyClamp.apply(self.layer1(x)).square().sum()
+            # Function.apply is unannotated in torch
+            out: torch.Tensor = LeakyClamp.apply(self.layer1(x))  # type: ignore[no-untyped-call]
+            return out.square().sum()
 
     torch.manual_seed(0)
     report = gradcheck.check(Model(), torch.randn(5, 3, generator=gen), seed=0)

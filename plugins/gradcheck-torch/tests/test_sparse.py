@@ -7,6 +7,7 @@ from collections.abc import Callable
 import gradcheck
 import pytest
 import torch
+from torch.autograd.function import BackwardCFunction
 
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse (CSR|CSC|BSR) tensor support is in beta")
 
@@ -28,12 +29,12 @@ class SparseCube(torch.autograd.Function):
     """sum(a ** 3) over the stored entries of a CSR matrix; backward drops the factor 3."""
 
     @staticmethod
-    def forward(ctx, a):  # type: ignore[no-untyped-def]
+    def forward(ctx: BackwardCFunction, a: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(a)
         return (a.values() ** 3).sum()
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[no-untyped-def]
+    def backward(ctx: BackwardCFunction, g: torch.Tensor) -> torch.Tensor:
         (a,) = ctx.saved_tensors
         values = g * a.values() ** 2  # wrong: 3 * a**2
         return torch.sparse_csr_tensor(
@@ -63,6 +64,7 @@ def test_wrong_sparse_backward_is_found_at_every_stored_value(gen: torch.Generat
 
 
 def test_an_unsupported_layout_is_refused_with_the_fix(gen: torch.Generator) -> None:
+    # torch.backends.mkldnn.is_available is unannotated in torch
     if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
         pytest.skip("this torch build has no mkldnn layout")
     a = torch.randn(3, 3, generator=gen).to_mkldnn().requires_grad_(True)
