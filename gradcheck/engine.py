@@ -34,7 +34,7 @@ from gradcheck.evaluation import Session
 from gradcheck.noise import NoiseProbe
 from gradcheck.one_sided import BOUND_MARGIN, OneSided
 from gradcheck.options import Method, Options
-from gradcheck.pairs import Column, Level, PairNumbers, Target
+from gradcheck.pairs import Level, PairNumbers, Target
 from gradcheck.problem import Problem
 from gradcheck.reference import scipy_reference
 from gradcheck.refinement import Refinement
@@ -178,7 +178,7 @@ def _screen_and_refine(
 
     for i in np.flatnonzero(sided).tolist():
         column = one_sided.column(target(i), (f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]))
-        _store(estimates, i, column)
+        estimates.store(i, column)
     # method="richardson" confirms every element with a second, finer pair
     refinement = Refinement(
         steps,
@@ -192,16 +192,9 @@ def _screen_and_refine(
             Level(2.0, f_plus2[:, i], f_minus2[:, i], h_plus2[i], h_minus2[i]),
             Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]),
         ]
-        _store(estimates, i, refinement.column(target(i), start_levels))
+        estimates.store(i, refinement.column(target(i), start_levels))
     _note_unchanged(session, f0, fine, estimates)
     return estimates
-
-
-def _store(estimates: Estimates, i: int, column: Column) -> None:
-    """A refined or one-sided verdict for element i, in place of the screen's."""
-    estimates.numeric[:, i], estimates.error[:, i] = column.numeric, column.error
-    estimates.tolerance[:, i], estimates.verdicts[:, i] = column.tolerance, column.verdicts
-    estimates.left[:, i], estimates.right[:, i] = column.left, column.right
 
 
 def _note_unchanged(session: Session, f0: FloatArray, level: Level, estimates: Estimates) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcheck.pairs import Column
 from gradcheck.tolerance import Verdict
 
 __all__ = ["Estimates"]
@@ -48,6 +49,12 @@ class Estimates:
         verdicts, tolerance = judged
         nan = np.full_like(analytic, np.nan)
         return cls(analytic, numeric, error, tolerance, verdicts, nan, nan, step, noise)
+
+    def store(self, i: int, column: Column) -> None:
+        """Element i's numbers and verdicts from a refined or one-sided ``column``."""
+        self.numeric[:, i], self.error[:, i] = column.numeric, column.error
+        self.tolerance[:, i], self.verdicts[:, i] = column.tolerance, column.verdicts
+        self.left[:, i], self.right[:, i] = column.left, column.right
 
     def forbid_mismatches(self) -> None:
         """Where the error model did not hold, no gap is a mismatch: each becomes

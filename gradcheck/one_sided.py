@@ -91,21 +91,21 @@ class OneSided:
     def toward_defined_side(self, target: Target, level: Level) -> Column:
         """One-sided verdicts where f is not finite on one side of a level (a domain edge
         inside the step: ``logit`` near 1, ``arccosh`` near 1)."""
-        i, session = target.index, self.steps.session
+        i, steps = target.index, self.steps
         direction = -1.0 if np.all(np.isfinite(level.f_minus)) else 1.0
         step = float(level.h_plus if direction > 0 else level.h_minus)
         bad = level.f_plus if direction < 0 else level.f_minus
         value = bad[~np.isfinite(bad)][0]
-        x0 = self.steps.x0[i]
+        x0 = steps.x0[i]
         where = x0 + level.h_plus if direction < 0 else x0 - level.h_minus
-        session.warnings.append(
-            f"f is {value} at {session.label(i)} = {float(where)!r} (a step of "
-            f"{step:.3g} from the start): {session.label(i)} was differenced from "
+        steps.session.warnings.append(
+            f"f is {value} at {steps.label(i)} = {float(where)!r} (a step of "
+            f"{step:.3g} from the start): {steps.label(i)} was differenced from "
             "the other side only"
         )
-        near, a1 = self.steps.toward(i, step, direction)
-        far, a2 = self.steps.toward(i, 2.0 * step, direction)
-        return self.column(target, (session.at(i, near), session.at(i, far), a1, a2))
+        near, a1 = steps.toward(i, step, direction)
+        far, a2 = steps.toward(i, 2.0 * step, direction)
+        return self.column(target, (steps.value_at(i, near), steps.value_at(i, far), a1, a2))
 
     def _estimate(
         self, i: int, f0: FloatArray, f_near: FloatArray, f_far: FloatArray, a1: float, a2: float
@@ -125,7 +125,7 @@ class OneSided:
         def at(offset: float) -> tuple[float, FloatArray]:
             point, signed = self.steps.toward(i, offset, direction)
             if abs(signed) not in known:
-                known[abs(signed)] = self.steps.session.at(i, point)
+                known[abs(signed)] = self.steps.value_at(i, point)
             return signed, known[abs(signed)]
 
         s = abs(a1)

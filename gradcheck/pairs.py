@@ -177,6 +177,7 @@ class Pair(PairNumbers):
         floor: FloatArray | float = 0.0,
     ) -> None:
         super().__init__(coarse, fine, target.f0, target.model, order, floor)
+        self.target = target
         model = target.model
         self.model = model.with_curvature(self.curvature) if self.smooth else model
         codes, tol = target.verdicts(self.estimate, self.error, self.model)

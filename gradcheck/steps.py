@@ -22,6 +22,10 @@ FloatArray = NDArray[np.float64]
 class Steps:
     """Representable points ``x0 ± h`` per element, and f at them along one coordinate.
 
+    Refinement sees f only through lines: line ``i`` starts at ``x0[i]``, and
+    :meth:`value_at` gives f at a point on it. Here the lines are the coordinate axes;
+    fast mode's lines are random directions (:class:`gradcheck.fast.DirectionSteps`).
+
     Parameters
     ----------
     session : Session
@@ -59,7 +63,15 @@ class Steps:
         plus, minus, h_plus, h_minus = self.one(i, h)
         return (plus, h_plus) if direction > 0 else (minus, -h_minus)
 
+    def value_at(self, i: int, point: float) -> FloatArray:
+        """f at ``point`` on line i: here, with element i set to it."""
+        return self.session.at(i, point)
+
+    def label(self, i: int) -> str:
+        """Line i's name in a message: the element's, e.g. ``W1[3, 2]``."""
+        return self.session.label(i)
+
     def level(self, i: int, h: float, mult: float) -> Level:
-        """f at ``x0 ± mult h`` along element i: two evaluations."""
+        """f at ``x0 ± mult h`` along line i: two evaluations."""
         plus, minus, hp, hm = self.one(i, h * mult)
-        return Level(mult, self.session.at(i, plus), self.session.at(i, minus), hp, hm)
+        return Level(mult, self.value_at(i, plus), self.value_at(i, minus), hp, hm)

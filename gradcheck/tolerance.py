@@ -75,7 +75,8 @@ class ErrorModel:
         Relative precision the model computes in: machine epsilon of its dtype, or the
         measured relative noise when larger. Bounds the analytic gradient's own rounding.
     rtol, atol : float
-        Floors added to every tolerance.
+        Floors added to every tolerance; ``atol`` may differ by output (an array of shape
+        (m, 1): fast mode's projected allowances).
     curvature : ndarray, shape (m, n) or (m, 1), optional
         ``|f''_ii|`` per element, measured where the differences are in their asymptotic
         range (none elsewhere).
@@ -87,7 +88,7 @@ class ErrorModel:
     noise: FloatArray
     precision: float
     rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
+    atol: float | FloatArray = DEFAULT_ATOL
     curvature: FloatArray | None = None
     magnitude: FloatArray | None = None
     own_scale: FloatArray | None = None
