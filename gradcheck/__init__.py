@@ -13,9 +13,9 @@ Start here, in this order:
 3. ``report.py``: what comes back, element by element, and how it renders itself.
 
 A backend, which turns a new kind of object into a :class:`Problem`, implements the one
-hook in ``hookspecs.py``; the built-in ones are in ``backends/``. The front ends (the
-``gradcheck`` command, the pytest plugin and :mod:`gradcheck.optimize`) use only the names
-below.
+hook in ``hookspecs.py``; the built-in ones are in ``backends/``. The front ends are the
+``gradcheck`` command (``cli.py``), the pytest plugin (``pytest_plugin.py``) and
+:mod:`gradcheck.optimize`.
 """
 
 __all__ = [
