@@ -42,16 +42,12 @@ __all__ = [
     "Verdict",
     "__version__",
     "assert_gradients",
-    "backends",
     "case",
     "check",
     "hookimpl",
     "installed_backends",
 ]
 
-# Until cli.py and tests/test_cli.py call installed_backends(): the subpackage
-# gradcheck.backends is loaded first, so that the old name bound below replaces it.
-import gradcheck.backends  # noqa: F401  # isort: skip
 from gradcheck.api import Case, assert_gradients, case, check
 from gradcheck.errors import (
     GradcheckError,
@@ -69,8 +65,6 @@ from gradcheck.plugins import BackendInfo, installed_backends
 from gradcheck.problem import Parameter, Problem, UndoStack
 from gradcheck.report import Element, Metadata, ParameterSummary, Report
 from gradcheck.tolerance import Verdict
-
-backends = installed_backends
 
 __version__: str  # computed on first access by __getattr__ below
 

@@ -18,6 +18,14 @@ def test_installed_backends_lists_the_builtins_with_what_they_accept() -> None:
     assert "params" in infos["numpy"].accepts
 
 
+def test_the_builtin_backends_import_as_the_modules_they_are() -> None:
+    import gradcheck.backends.numpy
+    import gradcheck.backends.python
+
+    assert gradcheck.backends.numpy.__name__ == "gradcheck.backends.numpy"
+    assert hasattr(gradcheck.backends.python, "gradcheck_adapt")
+
+
 def test_an_object_no_backend_accepts_names_the_backends_and_the_entry_point_group() -> None:
     with pytest.raises(NoBackend, match=r"no backend accepts str 'model.pt'.*group 'gradcheck'"):
         gradcheck.check("model.pt", 1.0)
