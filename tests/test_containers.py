@@ -30,7 +30,8 @@ def _centred_loss(W: np.ndarray) -> float:
 
 def _centred_grad(W: np.ndarray) -> np.ndarray:
     g = 2 * WEIGHTS * (W - W.mean())
-    return g - g.mean()
+    centred: np.ndarray = g - g.mean()
+    return centred
 
 
 def _snapshot(obj: object) -> object:
@@ -102,7 +103,8 @@ def test_f_that_rebinds_a_list_entry_or_a_dataclass_field_is_checked_correctly()
 def test_rebinding_a_number_in_a_nested_dict_is_noted_by_its_path() -> None:
     def f(p: dict[str, Any]) -> float:
         p["layer"]["w"] = p["layer"]["w"] + 0.0
-        return p["layer"]["w"] ** 2 + p["b"]
+        value: float = p["layer"]["w"] ** 2 + p["b"]
+        return value
 
     params = {"layer": {"w": 1.5}, "b": 2.0}
     report = gradcheck.check(
@@ -159,7 +161,8 @@ def test_user_container_is_untouched_when_a_rebinding_f_raises() -> None:
         p["w"] = -1.0
         if len(calls) > 5:
             raise RuntimeError("boom")
-        return float(np.sum(p["W"] ** 2)) + p["w"]
+        value: float = float(np.sum(p["W"] ** 2)) + p["w"]
+        return value
 
     params = {"W": np.array([1.0, -0.0, np.pi]), "w": 0.25}
     before = _snapshot(params)
@@ -190,7 +193,8 @@ class FrozenParams:
 
 def _loss(p: Any) -> float:
     W, b = (p["W"], p["b"]) if isinstance(p, Mapping) else (p.W, p.b)
-    return float(np.sum(np.sin(W) * W)) + b**3
+    loss: float = float(np.sum(np.sin(W) * W)) + b**3
+    return loss
 
 
 def _grad(p: Any) -> dict[str, Any]:
@@ -210,7 +214,7 @@ def _gradient(kind: Callable[..., Any], b_slip: float = 0.0) -> Callable[[Any], 
 
 
 W0 = np.array([[0.3, -1.2], [2.0, 0.7]])
-CONTAINERS = {
+CONTAINERS: dict[str, tuple[Callable[[], object], Callable[..., Any], str, str]] = {
     "namedtuple": (lambda: Point(W0.copy(), 0.5), Point, "p.W[0, 1]", "p.b"),
     "dataclass": (lambda: Params(W0.copy(), 0.5), Params, "p.W[0, 1]", "p.b"),
     "frozen slotted dataclass": (
@@ -410,7 +414,8 @@ def test_vector_output_with_one_keepdims_leaf_keeps_its_output_axis() -> None:
     A = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]])
 
     def F(p: dict[str, np.ndarray]) -> np.ndarray:
-        return A @ p["x"] + p["c"].sum()
+        out: np.ndarray = A @ p["x"] + p["c"].sum()
+        return out
 
     def J(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"x": A, "c": np.ones((3, 1, 2))}  # one extra unit axis in c's block

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -46,7 +49,7 @@ def test_representable_steps_are_exact_differences_of_points() -> None:
 
 
 def test_richardson_cancels_the_h_squared_term() -> None:
-    d = lambda h: (np.exp(1 + h) - np.exp(1 - h)) / (2 * h)  # noqa: E731
+    d: Callable[[float], Any] = lambda h: (np.exp(1 + h) - np.exp(1 - h)) / (2 * h)  # noqa: E731
     estimate, truncation = richardson_estimate(d(0.02), d(0.01), 2.0)
     error_fine = abs(d(0.01) - np.e)
     assert abs(estimate - np.e) < error_fine / 100
@@ -72,7 +75,7 @@ def test_noise_estimate_refuses_a_table_whose_spacing_is_too_small() -> None:
 def test_noise_estimate_sees_no_noise_in_exactly_linear_values() -> None:
     # values rounded to a coarse dtype can lie exactly on a line: no noise is visible at
     # this spacing, which is not the same as no noise
-    assert estimate_noise((2.0 + 0.25 * np.arange(9))[:, None]) is None
+    assert estimate_noise((2.0 + 0.25 * np.arange(9.0))[:, None]) is None
 
 
 def test_noise_estimate_of_one_output_does_not_depend_on_another() -> None:

@@ -74,7 +74,8 @@ def test_correct_smooth_gradient_costs_about_four_evaluations_per_element(
         return float(np.sum(np.tanh(A @ x)))
 
     def df(x: np.ndarray) -> np.ndarray:
-        return A.T @ (1 - np.tanh(A @ x) ** 2)
+        grad: np.ndarray = A.T @ (1 - np.tanh(A @ x) ** 2)
+        return grad
 
     report = gradcheck.check(f, rng.standard_normal(300), grad=df, seed=1)
     assert report.ok
@@ -106,7 +107,7 @@ def test_relu_at_zero_is_reported_as_kink_for_any_subgradient(slope_at_zero: flo
     assert report.ok
     kink = report.element(0, 0)
     assert kink.verdict is Verdict.KINK
-    assert (kink.left, kink.right) == (pytest.approx(0.0), pytest.approx(1.0))
+    assert (kink.left, kink.right) == pytest.approx((0.0, 1.0))
     assert [str(report.element(0, i).verdict) for i in (1, 2)] == ["ok", "ok"]
 
 
@@ -181,7 +182,8 @@ def test_dropout_from_the_global_numpy_generator_is_reseeded_and_checked_exactly
 
     def dropout_grad(w: np.ndarray) -> np.ndarray:  # the same draw: reseeded alike
         mask = np.random.random_sample(w.shape) > 0.5  # noqa: NPY002
-        return 8 * mask * w
+        grad: np.ndarray = 8 * mask * w
+        return grad
 
     right = gradcheck.check(dropout_loss, np.array([1.0, 2.0, 3.0]), grad=dropout_grad)
     assert right.ok, str(right)
@@ -194,9 +196,10 @@ def test_dropout_from_the_global_numpy_generator_is_reseeded_and_checked_exactly
     assert flipped.counts["mismatch"] >= 1
     assert any("numpy.random" in w for w in flipped.metadata.warnings)
     after = np.random.get_state()  # noqa: NPY002
-    assert after[0] == state[0]
-    assert np.array_equal(after[1], state[1])
-    assert after[2:] == state[2:]
+    # numpy's stub types get_state() as a dict; by default it returns the legacy tuple
+    assert after[0] == state[0]  # type: ignore[index]
+    assert np.array_equal(after[1], state[1])  # type: ignore[index]
+    assert after[2:] == state[2:]  # type: ignore[index]
 
 
 def test_slightly_noisy_f_still_catches_a_large_error(rng: np.random.Generator) -> None:
@@ -213,11 +216,13 @@ def test_float32_model_is_judged_with_float32_roundoff(rng: np.random.Generator)
     W = rng.standard_normal((50, 20)).astype(np.float32)
 
     def f(w: np.ndarray) -> np.float32:
-        return np.sum(np.tanh(W @ w) ** 2, dtype=np.float32)
+        loss: np.float32 = np.sum(np.tanh(W @ w) ** 2, dtype=np.float32)
+        return loss
 
     def df(w: np.ndarray) -> np.ndarray:
         t = np.tanh(W @ w)
-        return (W.T @ (2 * t * (1 - t * t))).astype(np.float32)
+        grad: np.ndarray = W.T @ (2 * t * (1 - t * t))
+        return grad.astype(np.float32)
 
     w = rng.standard_normal(20).astype(np.float32)
     report = gradcheck.check(f, w, grad=df, seed=0)
@@ -237,7 +242,8 @@ def test_float32_computation_behind_a_float64_interface_is_measured(
         return float(np.sum(np.sin(A.astype(np.float32) @ x32)))
 
     def df(x: np.ndarray) -> np.ndarray:
-        return A.T @ np.cos(A @ x)
+        grad: np.ndarray = A.T @ np.cos(A @ x)
+        return grad
 
     report = gradcheck.check(f, rng.standard_normal(40), grad=df, seed=2)
     assert report.counts["mismatch"] == 0

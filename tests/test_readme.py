@@ -396,6 +396,6 @@ def test_engine_benchmark_table_evaluations_per_element() -> None:
         expected[f"{w0.size:,}"] = f"{report.metadata.function_evaluations / w0.size:.3f}"
     row = re.compile(r"^\s*\| ([\d,]+) \| [^|]* \| ([\d.]+) \|")
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    table = dict(m.groups() for m in map(row.match, lines) if m)
+    table = {m[1]: m[2] for m in map(row.match, lines) if m}
     shown = {n: table.get(n) for n in expected}
     assert shown == expected, f"README.md's benchmark table should read {expected}"

@@ -5,6 +5,9 @@ Each test names the class it guards; the example in it is one member of that cla
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -85,7 +88,7 @@ def test_a_wrong_element_on_a_small_parameter_is_caught(seed: int) -> None:
         return float(np.sum(w * np.cos(x)))
 
     def df(x: np.ndarray) -> np.ndarray:
-        g = -w * np.sin(x)
+        g: np.ndarray = -w * np.sin(x)
         g[0] *= 1.1  # 10 % wrong
         return g
 
@@ -157,7 +160,8 @@ def test_a_small_error_in_a_score_at_its_maximum_is_a_mismatch() -> None:
         return float(np.sum(counts * eta - np.exp(eta)))
 
     def score(b: np.ndarray) -> np.ndarray:
-        return X.T @ (counts - np.exp(X @ b)) + np.array([7e-7, 0.0])
+        gradient: np.ndarray = X.T @ (counts - np.exp(X @ b)) + np.array([7e-7, 0.0])
+        return gradient
 
     report = gradcheck.check(loglike, beta, grad=score, seed=0)
     assert [str(Verdict(v)) for v in report.verdicts[0]] == ["mismatch", "ok"], str(report)
@@ -215,11 +219,12 @@ def test_a_domain_edge_inside_the_step_is_differenced_from_the_defined_side(
 ) -> None:
     from scipy import special
 
-    f, df = {
+    functions: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
         "logit": (special.logit, lambda x: 1 / (x * (1 - x))),
         "ndtri": (special.ndtri, lambda x: np.sqrt(2 * np.pi) * np.exp(special.ndtri(x) ** 2 / 2)),
         "arccosh": (np.arccosh, lambda x: 1 / np.sqrt(x * x - 1)),
-    }[name]
+    }
+    f, df = functions[name]
 
     def value(x: np.ndarray) -> float:
         with np.errstate(invalid="ignore"):  # NaN outside the domain, as NumPy returns it
@@ -317,10 +322,12 @@ def test_a_shifted_pair_that_does_not_resolve_the_gap_confirms_no_mismatch() -> 
     # float32 at |x| ~ 300 with f varying on a scale of 1: the pair (h, h/4) agrees with
     # itself by coincidence and misses the truth; the shifted pair does not see the gap
     def f(x: np.ndarray) -> np.floating:
-        return np.sum(np.tanh(np.sin(x)) * x)
+        value: np.floating = np.sum(np.tanh(np.sin(x)) * x)
+        return value
 
     def df(x: np.ndarray) -> np.ndarray:
-        return ((1 - np.tanh(np.sin(x)) ** 2) * np.cos(x) * x + np.tanh(np.sin(x))).astype(x.dtype)
+        gradient: np.ndarray = (1 - np.tanh(np.sin(x)) ** 2) * np.cos(x) * x + np.tanh(np.sin(x))
+        return gradient.astype(x.dtype)
 
     x = (np.random.default_rng(2).standard_normal(50) * 1e3).astype(np.float32)
     report = gradcheck.check(f, x, grad=df, seed=2)

@@ -112,7 +112,8 @@ def test_float32_arrays_keep_their_dtype_in_f() -> None:
 
     def f(x: np.ndarray) -> np.float32:
         seen.append(x.dtype)
-        return np.sum(x * x)
+        total: np.float32 = np.sum(x * x)
+        return total
 
     report = gradcheck.check(f, np.ones(3, dtype=np.float32), grad=lambda x: 2 * x)
     assert report.ok

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -93,7 +94,7 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._children = children
-        self._backward = lambda: None
+        self._backward: Callable[[], None] = lambda: None
 
     def __add__(self, other: Value | float) -> Value:
         other = other if isinstance(other, Value) else Value(other)
