@@ -45,6 +45,11 @@ def adapt(
             f"{what}: its gradient comes from its own rule, which is what is checked, so grad= "
             "and value_and_grad= are not used; drop them"
         )
+    if options.mode == "fwd" and (grad is not None or value_and_grad is not None):
+        raise InvalidArgument(
+            f"{what}: mode='fwd' chooses how JAX computes the gradient, but grad= or "
+            "value_and_grad= gives it; drop one of them"
+        )
     if rule is not None and rule.kind == "custom_vjp" and options.mode == "fwd":
         raise InvalidArgument(
             f"{what}: mode='fwd' needs forward mode, which JAX cannot apply to a custom_vjp "

@@ -166,6 +166,11 @@ def test_bad_options_are_refused_with_what_is_expected(
         gradcheck.check(lambda x: jnp.sum(x**2), jnp.ones(2), **option)  # type: ignore[arg-type]
 
 
+def test_forward_mode_with_a_hand_written_gradient_is_refused() -> None:
+    with pytest.raises(InvalidArgument, match="mode='fwd' chooses how JAX computes"):
+        gradcheck.check(lambda x: jnp.sum(x**2), jnp.ones(2), grad=lambda x: 2 * x, mode="fwd")
+
+
 def test_arguments_without_floating_leaves_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="hold no floating arrays"):
         gradcheck.check(lambda n: jnp.sum(n), jnp.arange(3))

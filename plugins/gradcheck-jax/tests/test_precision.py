@@ -12,6 +12,11 @@ import pytest
 from gradcheck import ModelError
 
 
+def x64_enabled() -> bool:
+    """JAX's x64 setting as this thread sees it (jax.config.jax_enable_x64)."""
+    return bool(jax.enable_x64.value)
+
+
 def _sin_squared(x: jax.Array) -> jax.Array:
     return jnp.sum(jnp.sin(x) ** 2)
 
@@ -32,7 +37,7 @@ def test_float64_is_checked_in_float64_when_the_user_enables_x64() -> None:
     report = gradcheck.check(_sin_squared, jnp.linspace(0.1, 2.0, 5), seed=0)
     assert report.ok, report
     assert report.metadata.dtype == "float64"
-    assert jax.config.jax_enable_x64  # the user's setting, still on
+    assert x64_enabled()  # the user's setting, still on
 
 
 def test_x64_true_checks_float64_copies_without_flipping_the_global_flag() -> None:
@@ -40,8 +45,8 @@ def test_x64_true_checks_float64_copies_without_flipping_the_global_flag() -> No
     seen_elsewhere: list[bool] = []
 
     def f(x: jax.Array) -> jax.Array:
-        seen_inside.append(bool(jax.config.jax_enable_x64))
-        other = threading.Thread(target=lambda: seen_elsewhere.append(jax.config.jax_enable_x64))
+        seen_inside.append(bool(x64_enabled()))
+        other = threading.Thread(target=lambda: seen_elsewhere.append(x64_enabled()))
         other.start()
         other.join()
         return _sin_squared(x)
@@ -53,7 +58,7 @@ def test_x64_true_checks_float64_copies_without_flipping_the_global_flag() -> No
     assert seen_inside
     assert all(seen_inside)
     assert not any(seen_elsewhere)  # thread-local: no other thread saw x64 on
-    assert not jax.config.jax_enable_x64
+    assert not x64_enabled()
     assert x.dtype == jnp.float32
     assert any(
         "x64=True; your jax_enable_x64 setting is untouched" in n for n in report.metadata.warnings
@@ -66,7 +71,7 @@ def test_the_x64_flag_is_restored_when_f_raises() -> None:
 
     with pytest.raises(ModelError, match="boom"):
         gradcheck.check(fails, jnp.ones(2), x64=True)
-    assert not jax.config.jax_enable_x64
+    assert not x64_enabled()
 
 
 @pytest.mark.usefixtures("x64")
@@ -74,7 +79,7 @@ def test_x64_false_checks_in_float32_under_a_user_who_enabled_x64() -> None:
     report = gradcheck.check(_sin_squared, jnp.linspace(0.1, 2.0, 5), seed=0, x64=False)
     assert report.metadata.dtype == "float32"
     assert any("x64=False" in n for n in report.metadata.warnings)
-    assert jax.config.jax_enable_x64
+    assert x64_enabled()
 
 
 def test_float64_numpy_leaves_are_checked_in_float32_when_x64_is_off() -> None:
