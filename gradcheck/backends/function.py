@@ -103,7 +103,7 @@ def function_problem(
             raw = watched(g, "the gradient function")
             return tree.flatten_gradient(raw, "grad(params)", problem.note)
     else:
-        vg: Callable[..., Any] = value_and_grad  # type: ignore[assignment]
+        vg: Callable[..., Any] = value_and_grad  # type: ignore[assignment]  # one is set
 
         def gradient() -> object:
             raw = _split_value_and_grad(watched(vg, "value_and_grad"))

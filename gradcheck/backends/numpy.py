@@ -29,11 +29,12 @@ from gradcheck.tree import ParameterTree, has_array_leaf
 __all__ = ["gradcheck_adapt", "gradcheck_adapt_array_like"]
 
 
-def _model_params(obj: object) -> dict[str, Any] | None:
+def _model_loss(obj: object) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+    """``obj`` and its owner's ``params`` dict when ``obj`` is a model's bound loss method."""
     owner = getattr(obj, "__self__", None)
     params = getattr(owner, "params", None)
     if callable(obj) and isinstance(params, dict) and has_array_leaf(params):
-        return params
+        return obj, params
     return None
 
 
@@ -107,9 +108,9 @@ def gradcheck_adapt(
     kwargs: dict[str, object],
 ) -> Problem | None:
     """Accept a function of NumPy arrays, or a model's loss method with a params dict."""
-    params = _model_params(obj)
-    if params is not None and grad is None and value_and_grad is None:
-        return _model_problem(obj, params, args)  # type: ignore[arg-type]
+    model = _model_loss(obj)
+    if model is not None and grad is None and value_and_grad is None:
+        return _model_problem(*model, args)
     if not callable(obj) or len(args) != 1 or not has_array_leaf(args[0]):
         return None
     return function_problem(obj, args[0], grad, value_and_grad, backend="numpy")
