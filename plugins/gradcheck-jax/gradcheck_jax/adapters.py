@@ -40,33 +40,18 @@ def adapt(
         return None
     what = rule.name if rule is not None else _function_name(obj)
     options = Options.pop(kwargs)
-    if rule is not None and (grad is not None or value_and_grad is not None):
-        raise InvalidArgument(
-            f"{what}: its gradient comes from its own rule, which is what is checked, so grad= "
-            "and value_and_grad= are not used; drop them"
-        )
-    if options.mode == "fwd" and (grad is not None or value_and_grad is not None):
-        raise InvalidArgument(
-            f"{what}: mode='fwd' chooses how JAX computes the gradient, but grad= or "
-            "value_and_grad= gives it; drop one of them"
-        )
-    if rule is not None and rule.kind == "custom_vjp" and options.mode == "fwd":
-        raise InvalidArgument(
-            f"{what}: mode='fwd' needs forward mode, which JAX cannot apply to a custom_vjp "
-            "function; drop mode= to check its bwd rule in reverse mode"
-        )
+    hand_written = grad is not None or value_and_grad is not None
+    _refuse_contradictions(rule, options, hand_written, what)
     argnums = _argnums(options.argnums, rule, len(args), what)
     precision = Precision(options.x64)
     notes = Notes()
     names = argument_names(rule.fun if rule is not None else _innermost(obj), len(args))
     arguments = Arguments(args, argnums, names, precision, what)
-    for original in {s.original for s in arguments.slots}:
+    for original in dict.fromkeys(s.original for s in arguments.slots):
         text = precision.note([s.name for s in arguments.slots if s.original == original], original)
         if text is not None:
             notes(text)
-    weighing: Weighing = "always" if rule is not None else "non-scalar"
-    if grad is not None or value_and_grad is not None:
-        weighing = "never"
+    weighing: Weighing = "never" if hand_written else "always" if rule else "non-scalar"
     projection = Projection(weighing, what, notes)
 
     def objective(call: tuple[object, ...]) -> jax.Array:
@@ -136,6 +121,27 @@ def _innermost(obj: Callable[..., Any]) -> Callable[..., Any]:
 def _function_name(obj: Callable[..., Any]) -> str:
     inner = _innermost(obj)
     return str(getattr(inner, "__name__", type(inner).__name__))
+
+
+def _refuse_contradictions(
+    rule: Rule | None, options: Options, hand_written: bool, what: str
+) -> None:
+    """Refuse a hand-written gradient for a rule, and forward mode where it cannot apply."""
+    if rule is not None and hand_written:
+        raise InvalidArgument(
+            f"{what}: its gradient comes from its own rule, which is what is checked, so grad= "
+            "and value_and_grad= are not used; drop them"
+        )
+    if options.mode == "fwd" and hand_written:
+        raise InvalidArgument(
+            f"{what}: mode='fwd' chooses how JAX computes the gradient, but grad= or "
+            "value_and_grad= gives it; drop one of them"
+        )
+    if rule is not None and rule.kind == "custom_vjp" and options.mode == "fwd":
+        raise InvalidArgument(
+            f"{what}: mode='fwd' needs forward mode, which JAX cannot apply to a custom_vjp "
+            "function; drop mode= to check its bwd rule in reverse mode"
+        )
 
 
 def _argnums(
