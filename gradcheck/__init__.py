@@ -32,6 +32,7 @@ __all__ = [
     "IterateMismatch",
     "Metadata",
     "Method",
+    "Mode",
     "ModelError",
     "NoBackend",
     "Parameter",
@@ -60,7 +61,7 @@ from gradcheck.errors import (
     NoBackend,
 )
 from gradcheck.hookspecs import hookimpl
-from gradcheck.options import CheckOptions, Method
+from gradcheck.options import CheckOptions, Method, Mode
 from gradcheck.plugins import BackendInfo, installed_backends
 from gradcheck.problem import Parameter, Problem, UndoStack
 from gradcheck.report import Element, Metadata, ParameterSummary, Report

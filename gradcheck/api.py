@@ -8,7 +8,15 @@ from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
 from gradcheck import engine, plugins
 from gradcheck.errors import GradientMismatch, InvalidArgument
-from gradcheck.options import OPTION_DEFAULTS, CheckOptions, Method, MethodName, Options
+from gradcheck.options import (
+    OPTION_DEFAULTS,
+    CheckOptions,
+    Method,
+    MethodName,
+    Mode,
+    ModeName,
+    Options,
+)
 from gradcheck.report import Report
 
 __all__ = ["Case", "CaseSpec", "assert_gradients", "case", "check"]
@@ -27,6 +35,9 @@ def check(
     strict: bool = OPTION_DEFAULTS["strict"],
     bounds: tuple[object, object] | None = OPTION_DEFAULTS["bounds"],
     reseed: bool = OPTION_DEFAULTS["reseed"],
+    mode: Mode | ModeName = OPTION_DEFAULTS["mode"],
+    budget: int = OPTION_DEFAULTS["budget"],
+    probes: int = OPTION_DEFAULTS["probes"],
     **backend_options: object,
 ) -> Report:
     """Compare an analytic gradient with finite differences, element by element.
@@ -76,6 +87,16 @@ def check(
         Reseed NumPy's and Python's global generators (and the backend's own, such as
         torch's) before every evaluation, so that an f that draws from them (dropout) is
         checked for one fixed draw; their states are put back afterwards.
+    mode : {"auto", "full", "fast"}, default "auto"
+        ``"full"``: every element differenced (about 4n evaluations of f). ``"fast"``:
+        ``probes`` random directions compared with the gradient's projections on them, the
+        wrong elements searched for where one disagrees (a few dozen evaluations
+        whatever n; see :mod:`gradcheck.fast`). ``"auto"``: full where it costs at most
+        ``budget`` evaluations, else fast; the report says which ran and why.
+    budget : int, default 20000
+        Evaluations of f that ``mode="auto"`` spends on a full check at most.
+    probes : int, default 4
+        Random directions a fast check compares.
     **backend_options
         Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
         backend). An option no one uses is an error.
@@ -124,6 +145,9 @@ def check(
         strict=strict,
         bounds=bounds,
         reseed=reseed,
+        mode=mode,  # type: ignore[arg-type]  # a name is made a Mode there
+        budget=budget,
+        probes=probes,
     )
     problem = plugins.adapt(
         obj, args, grad, value_and_grad, {**backend_options, "reseed": options.reseed}

@@ -147,6 +147,9 @@ def run(
         typer.Option(min=0.0, help=describe("atol")),
     ] = None,
     seed: Annotated[int | None, typer.Option(min=0, help=describe("seed"))] = None,
+    mode: Annotated[gradcheck.Mode | None, typer.Option(help=describe("mode"))] = None,
+    budget: Annotated[int | None, typer.Option(min=0, help=describe("budget"))] = None,
+    probes: Annotated[int | None, typer.Option(min=1, help=describe("probes"))] = None,
     strict: Annotated[bool, typer.Option("--strict", help=f"{OPTION_HELP['strict']}.")] = False,
     optimize: Annotated[
         bool,
@@ -174,7 +177,10 @@ def run(
     except gradcheck.InvalidArgument as exc:
         _usage_error(err, str(exc))
     out = err if json_path == "-" else Console(no_color=no_color or None, highlight=False)
-    given = {"method": method, "rtol": rtol, "atol": atol, "seed": seed, "strict": strict or None}
+    given = {
+        **{"method": method, "rtol": rtol, "atol": atol, "seed": seed, "strict": strict or None},
+        **{"mode": mode, "budget": budget, "probes": probes},
+    }
     try:
         options = validate({name: value for name, value in given.items() if value is not None})
     except gradcheck.InvalidArgument as exc:

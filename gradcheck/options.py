@@ -28,6 +28,8 @@ __all__ = [
     "CheckOptions",
     "Method",
     "MethodName",
+    "Mode",
+    "ModeName",
     "Options",
     "describe",
     "validate",
@@ -57,6 +59,25 @@ MethodName = Literal["central", "richardson", "complex", "scipy"]
 """The values of :class:`Method`, as a string may give them."""
 
 
+class Mode(enum.StrEnum):
+    """Which elements are differenced (see :mod:`gradcheck.fast`)."""
+
+    AUTO = "auto"
+    """The full check where it costs no more than ``budget`` evaluations of f, else fast."""
+    FULL = "full"
+    """Every element differenced: about 4n evaluations."""
+    FAST = "fast"
+    """``probes`` random directions compared with the gradient's projections, and a search
+    for the wrong elements where one disagrees: a few dozen evaluations whatever n."""
+
+
+ModeName = Literal["auto", "full", "fast"]
+"""The values of :class:`Mode`, as a string may give them."""
+
+FULL_CHECK_COST = 4
+"""Evaluations of f per element that ``mode="auto"`` expects a full check to take."""
+
+
 class CheckOptions(TypedDict, total=False):
     """The options of :func:`gradcheck.check` that gradcheck itself uses, all optional.
 
@@ -76,6 +97,9 @@ class CheckOptions(TypedDict, total=False):
     strict: bool
     bounds: tuple[object, object] | None
     reseed: bool
+    mode: Mode | ModeName
+    budget: int
+    probes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +126,13 @@ class Options:
         Whether NumPy's and Python's global generators (and a backend's own, such as
         torch's) are reseeded before every evaluation, so that a random f is checked for
         one fixed draw; their states are put back after the check either way.
+    mode : Mode
+        ``auto``: the full check where its expected cost (``FULL_CHECK_COST`` evaluations
+        per element) is within ``budget``, fast mode beyond it.
+    budget : int
+        Evaluations of f that ``mode="auto"`` spends on a full check at most.
+    probes : int
+        Random directions a fast check compares.
     """
 
     method: Method = Method.CENTRAL
@@ -112,13 +143,23 @@ class Options:
     strict: bool = False
     bounds: tuple[object, object] | None = None
     reseed: bool = True
+    mode: Mode = Mode.AUTO
+    budget: int = 20_000
+    probes: int = 4
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "method", Method(self.method))
-        except ValueError:
-            choices = ", ".join(repr(m.value) for m in Method)
-            raise InvalidArgument(f"method={self.method!r} is not one of {choices}") from None
+        for name, kind in (("method", Method), ("mode", Mode)):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, kind(value))
+            except ValueError:
+                choices = ", ".join(repr(m.value) for m in kind)
+                raise InvalidArgument(f"{name}={value!r} is not one of {choices}") from None
+        for name, least in (("budget", 0), ("probes", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool) or value < least:
+                raise InvalidArgument(f"{name}={value!r}: expected an integer >= {least}")
+            object.__setattr__(self, name, int(value))
         for name in ("rtol", "atol"):
             value = getattr(self, name)
             if not _is_real(value) or not math.isfinite(value) or value < 0:
@@ -192,6 +233,10 @@ OPTION_HELP: Final[Mapping[str, str]] = {
     "next to a bound",
     "reseed": "Reseed the global random generators before every evaluation, so that a "
     "random f is checked for one fixed draw",
+    "mode": "full: difference every element; fast: compare random directions and search "
+    "for the wrong elements; auto: full within the budget",
+    "budget": "Evaluations of f that mode auto spends on a full check at most",
+    "probes": "Random directions a fast check compares",
 }
 """One line of help for each option, without its default (see :func:`describe`)."""
 

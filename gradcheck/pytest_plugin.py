@@ -273,6 +273,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="numeric method of gradient checks: central (default), richardson, ...",
     )
+    group.addoption(
+        "--gradcheck-mode",
+        metavar="NAME",
+        help="auto (default: full within the budget, else fast), full, or fast",
+    )
+    group.addoption(
+        "--gradcheck-budget",
+        type=int,
+        metavar="N",
+        help="evaluations of f that mode auto spends on a full check at most",
+    )
     parser.addini("gradcheck_rtol", "default rtol of gradient checks (a number)", default="")
     parser.addini("gradcheck_atol", "default atol of gradient checks (a number)", default="")
 
@@ -294,7 +305,7 @@ def _defaults(config: pytest.Config) -> CheckOptions:
         raw = str(config.getini(f"gradcheck_{name}")).strip()
         if raw:
             given[name] = (f"gradcheck_{name} = {raw!r} in the ini file", _number(raw))
-    for name in ("seed", "strict", "method"):
+    for name in ("seed", "strict", "method", "mode", "budget"):
         value = config.getoption(f"gradcheck_{name}")
         if value is not None:
             given[name] = (f"--gradcheck-{name}={value}", value)

@@ -24,7 +24,13 @@ from gradcheck import report_text
 from gradcheck.junit import JUnitCase, junit_xml
 from gradcheck.layout import ElementLayout, batches, index_lists
 from gradcheck.report_json import json_chunks, report_dict
-from gradcheck.report_records import Element, Metadata, ParameterSummary, describe_counts
+from gradcheck.report_records import (
+    Element,
+    FastSummary,
+    Metadata,
+    ParameterSummary,
+    describe_counts,
+)
 from gradcheck.table import MAX_ROWS
 from gradcheck.tolerance import Verdict
 
@@ -93,10 +99,12 @@ class Report:
 
         It fails when an element is a mismatch; in strict mode, when an element is not ok;
         when f is random (``metadata.random``) and an element is inconclusive, since f's
-        noise left that element unverified; and when every element is inconclusive, since
-        then nothing was verified at all.
+        noise left that element unverified; when every element is inconclusive, since
+        then nothing was verified at all; and when a fast check found its random
+        directions wrong beyond what single elements explain (``metadata.fast.widespread``).
         """
-        return not bool(np.any(self.failed))
+        fast = self.metadata.fast
+        return not bool(np.any(self.failed)) and not (fast is not None and fast.widespread)
 
     @property
     def failed(self) -> NDArray[np.bool_]:
@@ -309,6 +317,8 @@ class Report:
 
     def headline(self) -> str:
         """One line: the verdict, the counts, and why a report that verified too little fails."""
+        if self.metadata.fast is not None:
+            return self._fast_headline(self.metadata.fast)
         n = self.verdicts.size
         counts = self.counts
         detail = describe_counts(counts)
@@ -337,6 +347,24 @@ class Report:
                 "on, or check at another point"
             )
         return "gradcheck FAILED: " + "; ".join(parts)
+
+    def _fast_headline(self, fast: FastSummary) -> str:
+        n = self.verdicts.size
+        directions = f"{fast.probes} random directions"
+        if self.ok:
+            return (
+                f"gradcheck OK: {directions} agree over {n} elements (fast); an error in any "
+                f"one element above {fast.normwise:.2g} of the gradient's norm would have shown"
+            )
+        wrong = int(np.count_nonzero(self.failed))
+        named = f"{wrong} / {n} elements disagree ({describe_counts(self.counts)})"
+        if not fast.widespread:
+            return f"gradcheck FAILED: {named}, found along {directions} (fast)"
+        found = f"{named} before the search stopped" if wrong else "no single element explains it"
+        return (
+            f"gradcheck FAILED: the gradient disagrees along {directions}, and the error is "
+            f"widespread: {found}; check a part in full (mode='full') to see every element"
+        )
 
     def __str__(self) -> str:
         return report_text.text(self)

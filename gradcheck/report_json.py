@@ -13,7 +13,10 @@ JSON schema (``schema_version`` 1), as written by :meth:`Report.write_json`,
                    "gradient_evaluations": int, "seconds": float,
                    "noise": [float, ...],    # bound on one evaluation's error, per output
                    "warnings": [str, ...],
-                   "random": bool},          # f changed at the same point, reseeded or not
+                   "random": bool,           # f changed at the same point, reseeded or not
+                   "mode": "full" | "fast",
+                   "fast": null | {"reason": str, "probes": int, "examined": int,
+                                   "normwise": float, "widespread": bool}},
       "parameters": [{"name": str, "shape": [int, ...], "size": int,
                       "counts": {...}, "worst": str | null,
                       "max_abs_error": float, "max_rel_error": float}],
@@ -132,6 +135,16 @@ def _head(report: Report) -> dict[str, Any]:
             "noise": [_number(v) for v in md.noise],
             "warnings": list(md.warnings),
             "random": md.random,
+            "mode": md.mode,
+            "fast": None
+            if md.fast is None
+            else {
+                "reason": md.fast.reason,
+                "probes": md.fast.probes,
+                "examined": md.fast.examined,
+                "normwise": _number(md.fast.normwise),
+                "widespread": md.fast.widespread,
+            },
         },
         "parameters": [
             {

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gradcheck.tolerance import Verdict
 
-__all__ = ["Element", "Metadata", "ParameterSummary", "describe_counts"]
+__all__ = ["Element", "FastSummary", "Metadata", "ParameterSummary", "describe_counts"]
 
 
 def describe_counts(counts: dict[str, int]) -> str:
@@ -22,6 +22,42 @@ def describe_counts(counts: dict[str, int]) -> str:
     'ok 1, mismatch 2'
     """
     return ", ".join(f"{v} {c}" for v, c in counts.items() if c)
+
+
+@dataclass(frozen=True, slots=True)
+class FastSummary:
+    """What a fast check's random directions established (see :mod:`gradcheck.fast`).
+
+    Attributes
+    ----------
+    reason : str
+        Why fast mode ran: asked for, or a full check beyond the budget.
+    probes : int
+        Random directions compared.
+    examined : int
+        Elements checked one by one, where the search for a disagreement led.
+    normwise : float
+        A single element whose error exceeds this fraction of the gradient's norm fails
+        the check, wherever it is (``Report.detectable`` per element).
+    widespread : bool
+        The directions disagree beyond what single elements explain, or too many
+        elements are wrong to name them all: the report fails.
+    """
+
+    reason: str
+    probes: int
+    examined: int
+    normwise: float
+    widespread: bool
+
+    def describe(self) -> str:
+        """The fast check's part of the provenance line.
+
+        >>> FastSummary("asked for", 4, 1, 2.5e-6, False).describe()
+        'fast mode (asked for): 4 random directions, 1 element examined'
+        """
+        examined = f"{self.examined} element{'' if self.examined == 1 else 's'} examined"
+        return f"fast mode ({self.reason}): {self.probes} random directions, {examined}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +81,12 @@ class Metadata:
     noise: tuple[float, ...]
     warnings: tuple[str, ...] = ()
     random: bool = False
+    fast: FastSummary | None = None
+
+    @property
+    def mode(self) -> str:
+        """``"fast"`` or ``"full"``: which check ran."""
+        return "full" if self.fast is None else "fast"
 
     def describe(self) -> str:
         """The provenance line under a report's headline.
@@ -52,10 +94,11 @@ class Metadata:
         >>> Metadata("numpy", "float64", "central", 1e-6, 0.0, 7, 12, 1, 0.0123, (0.0,)).describe()
         'numpy backend, float64, central; 12 evaluations of f, 1 of the gradient; seed 7; 0.0123 s'
         """
+        mode = "" if self.fast is None else f"; {self.fast.describe()}"
         return (
-            f"{self.backend} backend, {self.dtype}, {self.method}; {self.function_evaluations} "
-            f"evaluations of f, {self.gradient_evaluations} of the gradient; seed {self.seed}; "
-            f"{self.seconds:.3g} s"
+            f"{self.backend} backend, {self.dtype}, {self.method}{mode}; "
+            f"{self.function_evaluations} evaluations of f, {self.gradient_evaluations} of the "
+            f"gradient; seed {self.seed}; {self.seconds:.3g} s"
         )
 
 

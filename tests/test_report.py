@@ -428,6 +428,8 @@ def _reference_dict(report: Report) -> dict[str, Any]:
             "noise": [number(v) for v in md.noise],
             "warnings": list(md.warnings),
             "random": md.random,
+            "mode": md.mode,
+            "fast": None,
         },
         "parameters": parameters,
         "elements": elements,
