@@ -64,7 +64,7 @@ from gradcheck.refinement import Refinement
 from gradcheck.steps import Steps
 from gradcheck.tolerance import ANALYTIC_ROUNDING, SAFETY, ErrorModel, Verdict
 
-__all__ = ["DirectionSteps", "FastResult", "fast_check"]
+__all__ = ["DirectionSteps", "FastResult", "fast_check", "random_directions"]
 
 FloatArray = NDArray[np.float64]
 
@@ -109,6 +109,17 @@ class FastResult:
     examined: NDArray[np.intp]
     widespread: bool
     normwise: float
+
+
+def random_directions(rng: np.random.Generator, count: int, scale: FloatArray) -> FloatArray:
+    """``count`` random directions ``s o u``, shape (count, n): u with random signs and
+    magnitudes uniform in [0.5, 1.5], normalised, times each element's own scale ``s``
+    (see the module's Notes)."""
+    signs = np.where(rng.random((count, scale.size)) < 0.5, -1.0, 1.0)
+    u = signs * rng.uniform(0.5, 1.5, size=(count, scale.size))
+    u /= np.sqrt(np.einsum("kn,kn->k", u, u))[:, None]
+    result: FloatArray = u * scale
+    return result
 
 
 class DirectionSteps(Steps):
@@ -178,12 +189,7 @@ class _Probing:
 
     def directions(self, k: int) -> FloatArray:
         """k random directions ``s o u`` (see the module's Notes), shape (k, n)."""
-        signs = np.where(self.rng.random((k, self.n)) < 0.5, -1.0, 1.0)
-        magnitudes = self.rng.uniform(0.5, 1.5, size=(k, self.n))
-        u = signs * magnitudes
-        u /= np.sqrt(np.einsum("kn,kn->k", u, u))[:, None]
-        result: FloatArray = u * self.scale
-        return result
+        return random_directions(self.rng, k, self.scale)
 
     def target(self, k: int, direction: FloatArray, step: float) -> Target:
         """Line k's element: ``J d`` under test, judged with the line's error model."""
