@@ -62,7 +62,7 @@ def adapt(
         objective,
         precision=precision,
         batch=options.batch,
-        mode=options.mode,
+        autodiff=options.autodiff,
         user_gradient=_user_gradient(grad, value_and_grad, arguments, options.argnums),
         note=notes,
     )
@@ -132,15 +132,15 @@ def _refuse_contradictions(
             f"{what}: its gradient comes from its own rule, which is what is checked, so grad= "
             "and value_and_grad= are not used; drop them"
         )
-    if options.mode == "fwd" and hand_written:
+    if options.autodiff == "fwd" and hand_written:
         raise InvalidArgument(
-            f"{what}: mode='fwd' chooses how JAX computes the gradient, but grad= or "
+            f"{what}: autodiff='fwd' chooses how JAX computes the gradient, but grad= or "
             "value_and_grad= gives it; drop one of them"
         )
-    if rule is not None and rule.kind == "custom_vjp" and options.mode == "fwd":
+    if rule is not None and rule.kind == "custom_vjp" and options.autodiff == "fwd":
         raise InvalidArgument(
-            f"{what}: mode='fwd' needs forward mode, which JAX cannot apply to a custom_vjp "
-            "function; drop mode= to check its bwd rule in reverse mode"
+            f"{what}: autodiff='fwd' needs forward mode, which JAX cannot apply to a custom_vjp "
+            "function; drop autodiff= to check its bwd rule in reverse mode"
         )
 
 

@@ -25,7 +25,7 @@ Options of :func:`gradcheck.check` that this backend reads (all keyword-only):
     Evaluate perturbed points with ``jax.jit(jax.vmap(f))``, compiled once per check,
     in chunks sized to about 32 MB of parameter vectors (an int: points per chunk;
     ``False``: one compiled evaluation at a time).
-``mode`` : {"rev", "fwd"}, default "rev"
+``autodiff`` : {"rev", "fwd"}, default "rev"
     The gradient by reverse mode (``jax.grad``: a custom_vjp's ``bwd``, a custom_jvp's
     transposed rule) or forward mode (one JVP per element: a custom_jvp's rule as written).
 

@@ -12,7 +12,7 @@ time recorded apart from the rest:
   chunk. Every chunk has the same ``c`` points (the last one padded), so it compiles
   once per check;
 * the gradient: ``jax.grad(f)`` (reverse mode, through a custom_vjp's ``bwd`` or a
-  custom_jvp's transposed JVP), or with ``mode="fwd"`` one JVP per element, ``c`` at a
+  custom_jvp's transposed JVP), or with ``autodiff="fwd"`` one JVP per element, ``c`` at a
   time under ``jax.vmap`` (a custom_jvp's rule as written); or the user's own gradient
   function, called on the arguments.
 
@@ -63,7 +63,7 @@ class Evaluator:
     batch : bool or int
         ``True``: chunks of ``vmap(f)`` sized by :data:`BATCH_BYTES`; an int: points per
         chunk; ``False``: ``perturbed_values`` is not offered (one point at a time).
-    mode : {"rev", "fwd"}
+    autodiff : {"rev", "fwd"}
         How the gradient is computed when the user gives none.
     user_gradient : UserGradient or None
         The user's gradient function, called instead of JAX's.
@@ -78,7 +78,7 @@ class Evaluator:
         *,
         precision: Precision,
         batch: bool | int,
-        mode: str,
+        autodiff: str,
         user_gradient: UserGradient | None,
         note: Callable[[str], None],
     ) -> None:
@@ -87,7 +87,7 @@ class Evaluator:
         self.objective = objective
         self.precision = precision
         self.batch = batch
-        self.mode = mode
+        self.autodiff = autodiff
         self.user_gradient = user_gradient
         self.note = note
         self.offsets = np.cumsum([0] + [s.size for s in self.slots])
@@ -117,7 +117,7 @@ class Evaluator:
             flat = jnp.asarray(self._flat_now())
             if self.user_gradient is not None:
                 return self.user_gradient(self.arguments.build(self._leaves(flat), self.fixed))
-            if self.mode == "fwd":
+            if self.autodiff == "fwd":
                 return self._forward_gradient(flat)
             grad = self._compiled("the gradient", jax.grad(self._flat_objective), flat, self.fixed)
             return np.asarray(grad(flat, self.fixed), dtype=np.float64)

@@ -12,7 +12,7 @@ from gradcheck import InvalidArgument
 
 __all__ = ["Options"]
 
-Mode = Literal["rev", "fwd"]
+Autodiff = Literal["rev", "fwd"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class Options:
     argnums: int | tuple[int, ...] | None
     x64: bool | None
     batch: bool | int
-    mode: Mode
+    autodiff: Autodiff
 
     @classmethod
     def pop(cls, kwargs: dict[str, object]) -> Options:
@@ -30,8 +30,8 @@ class Options:
         argnums = kwargs.pop("argnums", None)
         x64 = kwargs.pop("x64", None)
         batch = kwargs.pop("batch", True)
-        mode = kwargs.pop("mode", "rev")
-        return cls(_argnums(argnums), _x64(x64), _batch(batch), _mode(mode))
+        autodiff = kwargs.pop("autodiff", "rev")
+        return cls(_argnums(argnums), _x64(x64), _batch(batch), _autodiff(autodiff))
 
 
 def _argnums(value: object) -> int | tuple[int, ...] | None:
@@ -70,12 +70,12 @@ def _batch(value: object) -> bool | int:
     return value
 
 
-def _mode(value: object) -> Mode:
+def _autodiff(value: object) -> Autodiff:
     if value == "rev":
         return "rev"
     if value == "fwd":
         return "fwd"
     raise InvalidArgument(
-        f"mode={value!r}: expected 'rev' (the gradient by reverse mode, jax.grad) or 'fwd' "
+        f"autodiff={value!r}: expected 'rev' (the gradient by reverse mode, jax.grad) or 'fwd' "
         "(by forward mode, one JVP per element, as jax.jacfwd)"
     )

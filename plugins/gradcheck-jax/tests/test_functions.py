@@ -155,7 +155,7 @@ def test_the_users_numpy_arrays_are_bit_identical_after_a_check() -> None:
         ({"argnums": "0"}, "argnums='0': expected an int or a non-empty tuple"),
         ({"x64": 1}, "x64=1: expected None"),
         ({"batch": 0}, "batch=0: expected True"),
-        ({"mode": "forward"}, "mode='forward': expected 'rev'"),
+        ({"autodiff": "forward"}, "autodiff='forward': expected 'rev'"),
         ({"no_such_option": 1}, "no_such_option"),
     ],
 )
@@ -167,8 +167,8 @@ def test_bad_options_are_refused_with_what_is_expected(
 
 
 def test_forward_mode_with_a_hand_written_gradient_is_refused() -> None:
-    with pytest.raises(InvalidArgument, match="mode='fwd' chooses how JAX computes"):
-        gradcheck.check(lambda x: jnp.sum(x**2), jnp.ones(2), grad=lambda x: 2 * x, mode="fwd")
+    with pytest.raises(InvalidArgument, match="autodiff='fwd' chooses how JAX computes"):
+        gradcheck.check(lambda x: jnp.sum(x**2), jnp.ones(2), grad=lambda x: 2 * x, autodiff="fwd")
 
 
 def test_arguments_without_floating_leaves_are_refused() -> None:

@@ -81,19 +81,21 @@ def test_a_bwd_that_ignores_its_cotangent_is_caught_on_a_scalar_output(key: jax.
     assert report.counts["mismatch"] == 5
 
 
-@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@pytest.mark.parametrize("autodiff", ["rev", "fwd"])
 def test_a_custom_jvp_with_one_wrong_output_of_two_is_caught_in_both_modes(
-    mode: str, key: jax.Array
+    autodiff: str, key: jax.Array
 ) -> None:
-    report = gradcheck.check(sin_and_square_sum, jax.random.normal(key, (4,)), mode=mode, seed=0)
+    report = gradcheck.check(
+        sin_and_square_sum, jax.random.normal(key, (4,)), autodiff=autodiff, seed=0
+    )
     assert report.counts["mismatch"] == 4
     assert any("2 output(s) reduced" in n for n in report.metadata.warnings)
 
 
 def test_forward_mode_is_refused_for_a_custom_vjp_and_grad_for_any_rule(key: jax.Array) -> None:
     x = jax.random.normal(key, (3,))
-    with pytest.raises(InvalidArgument, match="mode='fwd' needs forward mode"):
-        gradcheck.check(cube, x, mode="fwd")
+    with pytest.raises(InvalidArgument, match="autodiff='fwd' needs forward mode"):
+        gradcheck.check(cube, x, autodiff="fwd")
     with pytest.raises(InvalidArgument, match="comes from its own rule"):
         gradcheck.check(cube, x, grad=lambda x: 3 * x**2)
 
