@@ -21,6 +21,7 @@ from scipy.optimize import OptimizeResult
 from gradcheck.api import Case
 from gradcheck.errors import InvalidArgument
 from gradcheck.optimize._arguments import case_bounds, require_callable, require_jac, short
+from gradcheck.table import text_table
 
 __all__ = ["CrossCheck", "cross_check", "cross_check_case"]
 
@@ -98,9 +99,7 @@ class CrossCheck:
             ("x", short(np.asarray(a.x)), short(np.asarray(f.x))),
             ("message", str(a.message), str(f.message)),
         ]
-        widths = [max(len(r[k]) for r in rows) for k in range(2)]
-        lines = [self.headline(), ""]
-        lines.extend(f"  {r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}" for r in rows)
+        lines = [self.headline(), "", *text_table(rows)]
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(line.rstrip() for line in lines)
 
