@@ -38,6 +38,8 @@ def check(
     mode: Mode | ModeName = OPTION_DEFAULTS["mode"],
     budget: int = OPTION_DEFAULTS["budget"],
     probes: int = OPTION_DEFAULTS["probes"],
+    taylor: bool = OPTION_DEFAULTS["taylor"],
+    self_test: bool = OPTION_DEFAULTS["self_test"],
     **backend_options: object,
 ) -> Report:
     """Compare an analytic gradient with finite differences, element by element.
@@ -97,6 +99,13 @@ def check(
         Evaluations of f that ``mode="auto"`` spends on a full check at most.
     probes : int, default 4
         Random directions a fast check compares.
+    taylor : bool, default False
+        Also run the Taylor test (:mod:`gradcheck.taylor`): along a random direction,
+        ``|f(x + h d) - f(x) - h g . d|`` must fall as ``h^2``; the fitted slope is
+        reported, and a slope near 1 fails the report, whatever the tolerances.
+    self_test : bool, default False
+        Also plant an error of twice ``detectable`` at a random ok element, check the
+        planted gradient the same way, and fail the report if it is missed.
     **backend_options
         Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
         backend). An option no one uses is an error.
@@ -148,6 +157,8 @@ def check(
         mode=mode,  # type: ignore[arg-type]  # a name is made a Mode there
         budget=budget,
         probes=probes,
+        taylor=taylor,
+        self_test=self_test,
     )
     problem = plugins.adapt(
         obj, args, grad, value_and_grad, {**backend_options, "reseed": options.reseed}

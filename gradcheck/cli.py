@@ -150,6 +150,10 @@ def run(
     mode: Annotated[gradcheck.Mode | None, typer.Option(help=describe("mode"))] = None,
     budget: Annotated[int | None, typer.Option(min=0, help=describe("budget"))] = None,
     probes: Annotated[int | None, typer.Option(min=1, help=describe("probes"))] = None,
+    taylor: Annotated[bool, typer.Option("--taylor", help=f"{OPTION_HELP['taylor']}.")] = False,
+    self_test: Annotated[
+        bool, typer.Option("--self-test", help=f"{OPTION_HELP['self_test']}.")
+    ] = False,
     strict: Annotated[bool, typer.Option("--strict", help=f"{OPTION_HELP['strict']}.")] = False,
     optimize: Annotated[
         bool,
@@ -180,6 +184,7 @@ def run(
     given = {
         **{"method": method, "rtol": rtol, "atol": atol, "seed": seed, "strict": strict or None},
         **{"mode": mode, "budget": budget, "probes": probes},
+        **{"taylor": taylor or None, "self_test": self_test or None},
     }
     try:
         options = validate({name: value for name, value in given.items() if value is not None})

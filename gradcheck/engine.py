@@ -25,6 +25,7 @@ KeyboardInterrupt.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,8 +40,11 @@ from gradcheck.options import FULL_CHECK_COST, Method, Mode, Options
 from gradcheck.problem import Problem
 from gradcheck.reference import scipy_reference
 from gradcheck.report import Metadata, Report
-from gradcheck.report_records import FastSummary
+from gradcheck.report_records import FastSummary, SelfTest, TaylorTest
 from gradcheck.screen import screen_and_refine
+from gradcheck.self_test import self_test
+from gradcheck.taylor import taylor_test
+from gradcheck.tolerance import Verdict
 
 __all__ = ["run"]
 
@@ -79,9 +83,10 @@ def run(problem: Problem, options: Options) -> Report:
         # the engine's own arithmetic meets inf and NaN from f on purpose (a pole, a
         # domain edge); f itself runs under the caller's settings (Session.value)
         with np.errstate(all="ignore"):
-            result, random, fast = _estimate(session, options, np.random.default_rng(seed))
+            outcome = _estimate(session, options, np.random.default_rng(seed))
     finally:
         session.close()
+    result = outcome.estimates
     return Report(
         parameters=tuple((p.name, p.shape) for p in problem.parameters),
         output_shape=session.output_shape or (),
@@ -106,33 +111,56 @@ def run(problem: Problem, options: Options) -> Report:
             seconds=time.perf_counter() - started,
             noise=tuple(float(v) for v in result.noise),
             warnings=(*session.warnings, *session.notes, *problem.notes),
-            random=random or problem.random,
-            fast=fast,
+            random=outcome.random or problem.random,
+            fast=outcome.fast,
+            taylor=outcome.taylor,
+            self_test=outcome.self_test,
         ),
     )
 
 
-def _estimate(
-    session: Session, options: Options, rng: np.random.Generator
-) -> tuple[Estimates, bool, FastSummary | None]:
-    """The stages in order: the estimates, whether f turned out random, and what a fast
-    check established (None for a full one)."""
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What the stages found: the estimates, whether f turned out random, and what the
+    optional stages established (None where they did not run)."""
+
+    estimates: Estimates
+    random: bool
+    fast: FastSummary | None = None
+    taylor: TaylorTest | None = None
+    self_test: SelfTest | None = None
+
+
+def _estimate(session: Session, options: Options, rng: np.random.Generator) -> _Outcome:
+    """The stages in order."""
     start = probe(session)
     if options.method is Method.COMPLEX:
-        return complex_step(session, start, options), start.random, None
+        return _Outcome(complex_step(session, start, options), start.random)
     baseline, noise_probe = measure(session, start, options, rng)
     if options.method is Method.SCIPY:
-        return scipy_reference(session, baseline), start.random, None
+        return _Outcome(scipy_reference(session, baseline), start.random)
     pairs = 2 if options.method is Method.RICHARDSON else 1
     reason = _fast_reason(options, start.x0.size)
-    summary = None
-    if reason is None:
-        estimates = screen_and_refine(session, baseline, noise_probe, pairs)
-    else:
-        fast = fast_check(session, baseline, noise_probe, rng, options.probes, pairs)
-        estimates = fast.estimates
+
+    def differences(gradient: FloatArray) -> tuple[Estimates, FastSummary | None]:
+        """Stages 3 and 4 (or fast mode) for an analytic gradient."""
+        judged = replace(baseline, start=replace(start, gradient=gradient))
+        if reason is None:
+            return screen_and_refine(session, judged, noise_probe, pairs), None
+        fast = fast_check(session, judged, noise_probe, rng, options.probes, pairs)
         summary = FastSummary(
             reason, fast.probes, fast.examined.size, fast.normwise, fast.widespread
+        )
+        return fast.estimates, summary
+
+    estimates, summary = differences(start.gradient)
+    taylor = taylor_test(session, baseline, rng) if options.taylor else None
+    if taylor and taylor.verdict == "wrong" and np.any(estimates.verdicts == Verdict.KINK):
+        taylor = replace(taylor, verdict="kink")  # slope 1 is the kink's, not an error's
+    planted = None
+    if options.self_test:
+        planted = self_test(
+            estimates, lambda g: differences(g)[0], lambda k, j: _label(session, k, j), rng
         )
     random = start.random
     if not random and recheck(session, start.f0):
@@ -141,7 +169,13 @@ def _estimate(
     if baseline.unresolved:
         estimates.forbid_mismatches()
         session.warnings.append(unresolved_warning(baseline.relative))
-    return estimates, random, summary
+    return _Outcome(estimates, random, summary, taylor, planted)
+
+
+def _label(session: Session, output: int, element: int) -> str:
+    """An element's name, with its output where f has several."""
+    name = session.label(element)
+    return name if not session.output_shape else f"f[{output}] / {name}"
 
 
 def _fast_reason(options: Options, n: int) -> str | None:

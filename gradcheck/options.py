@@ -100,6 +100,8 @@ class CheckOptions(TypedDict, total=False):
     mode: Mode | ModeName
     budget: int
     probes: int
+    taylor: bool
+    self_test: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,11 @@ class Options:
         Evaluations of f that ``mode="auto"`` spends on a full check at most.
     probes : int
         Random directions a fast check compares.
+    taylor : bool
+        Also run the Taylor test along a random direction (:mod:`gradcheck.taylor`).
+    self_test : bool
+        Also plant an error of twice ``detectable`` at a random ok element and check the
+        planted gradient the same way (:mod:`gradcheck.self_test`).
     """
 
     method: Method = Method.CENTRAL
@@ -146,6 +153,8 @@ class Options:
     mode: Mode = Mode.AUTO
     budget: int = 20_000
     probes: int = 4
+    taylor: bool = False
+    self_test: bool = False
 
     def __post_init__(self) -> None:
         for name, kind in (("method", Method), ("mode", Mode)):
@@ -174,7 +183,7 @@ class Options:
             raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
-        for name in ("strict", "reseed"):
+        for name in ("strict", "reseed", "taylor", "self_test"):
             value = getattr(self, name)
             if not isinstance(value, bool | np.bool_):
                 raise InvalidArgument(f"{name}={value!r:.40}: expected True or False")
@@ -237,6 +246,10 @@ OPTION_HELP: Final[Mapping[str, str]] = {
     "for the wrong elements; auto: full within the budget",
     "budget": "Evaluations of f that mode auto spends on a full check at most",
     "probes": "Random directions a fast check compares",
+    "taylor": "Also run the Taylor test: along a random direction the residual of the "
+    "first-order expansion must fall as h^2 (slope 1: the gradient is wrong)",
+    "self_test": "Also plant an error of twice what the check promises to catch at a random "
+    "element, check again, and fail if it is missed",
 }
 """One line of help for each option, without its default (see :func:`describe`)."""
 

@@ -100,11 +100,13 @@ class Report:
         It fails when an element is a mismatch; in strict mode, when an element is not ok;
         when f is random (``metadata.random``) and an element is inconclusive, since f's
         noise left that element unverified; when every element is inconclusive, since
-        then nothing was verified at all; and when a fast check found its random
-        directions wrong beyond what single elements explain (``metadata.fast.widespread``).
+        then nothing was verified at all; when a fast check found its random directions
+        wrong beyond what single elements explain (``metadata.fast.widespread``); and when
+        a Taylor test or a self-test says so (``metadata.vetoes()``).
         """
         fast = self.metadata.fast
-        return not bool(np.any(self.failed)) and not (fast is not None and fast.widespread)
+        widespread = fast is not None and fast.widespread
+        return not (np.any(self.failed) or widespread or self.metadata.vetoes())
 
     @property
     def failed(self) -> NDArray[np.bool_]:
@@ -346,11 +348,13 @@ class Report:
                 "were too uncertain to decide any of them; pass step= with the scale f varies "
                 "on, or check at another point"
             )
-        return "gradcheck FAILED: " + "; ".join(parts)
+        return "gradcheck FAILED: " + "; ".join([*parts, *self.metadata.vetoes()])
 
     def _fast_headline(self, fast: FastSummary) -> str:
         n = self.verdicts.size
         directions = f"{fast.probes} random directions"
+        if not np.any(self.failed) and not fast.widespread and self.metadata.vetoes():
+            return "gradcheck FAILED: " + "; ".join(self.metadata.vetoes())
         if self.ok:
             return (
                 f"gradcheck OK: {directions} agree over {n} elements (fast); an error in any "

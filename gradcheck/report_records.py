@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 from gradcheck.tolerance import Verdict
 
-__all__ = ["Element", "FastSummary", "Metadata", "ParameterSummary", "describe_counts"]
+__all__ = [
+    "Element",
+    "FastSummary",
+    "Metadata",
+    "ParameterSummary",
+    "SelfTest",
+    "TaylorTest",
+    "describe_counts",
+]
 
 
 def describe_counts(counts: dict[str, int]) -> str:
@@ -61,6 +69,79 @@ class FastSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class TaylorTest:
+    """What the Taylor test measured along one random direction (see
+    :mod:`gradcheck.taylor`).
+
+    Attributes
+    ----------
+    steps : tuple of float
+        The steps h (along a direction of unit length in the elements' own scales).
+    residuals : tuple of tuple of float
+        ``|f(x + h d) - f(x) - h g . d|`` per output, per step.
+    slopes : tuple of float
+        The fitted log-log slope per output; NaN where fewer than 3 steps were above
+        rounding.
+    verdict : str
+        ``"right"`` (slope near 2), ``"wrong"`` (slope near 1: the report fails),
+        ``"kink"`` (slope near 1 where the check found a kink: a one-sided derivative is
+        all a gradient can be there) or ``"unresolved"``; the worst over outputs.
+    """
+
+    steps: tuple[float, ...]
+    residuals: tuple[tuple[float, ...], ...]
+    slopes: tuple[float, ...]
+    verdict: str
+
+    def describe(self) -> str:
+        """One line for the report.
+
+        >>> TaylorTest((), (), (1.99,), "right").describe()
+        'Taylor test: the residual falls as h^1.99 along a random direction (right)'
+        """
+        finite = [s for s in self.slopes if math.isfinite(s)]
+        if not finite:
+            return "Taylor test: the residual is rounding at every step (unresolved)"
+        return (
+            f"Taylor test: the residual falls as h^{min(finite):.3g} along a random "
+            f"direction ({self.verdict})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SelfTest:
+    """An error planted in a copy of the gradient, and whether the same check caught it.
+
+    Attributes
+    ----------
+    element : str
+        Where it was planted.
+    size : float
+        Its size: twice what the check promised to catch there (``detectable``).
+    caught : bool
+        Whether the check, run again on the planted gradient, called that element a
+        mismatch. When not, the report fails: this configuration does not keep its promise.
+    """
+
+    element: str
+    size: float
+    caught: bool
+
+    def describe(self) -> str:
+        """One line for the report.
+
+        >>> SelfTest("x[1]", 2e-9, True).describe()
+        'self-test: an error of 2e-09 planted at x[1] was caught'
+        """
+        if self.caught:
+            return f"self-test: an error of {self.size:.2g} planted at {self.element} was caught"
+        return (
+            f"self-test: an error of {self.size:.2g} planted at {self.element} was not "
+            "caught, twice what the check promised there: do not trust its passes"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Metadata:
     """How a check was made.
 
@@ -82,6 +163,18 @@ class Metadata:
     warnings: tuple[str, ...] = ()
     random: bool = False
     fast: FastSummary | None = None
+    taylor: TaylorTest | None = None
+    self_test: SelfTest | None = None
+
+    def vetoes(self) -> tuple[str, ...]:
+        """Why the report fails whatever its elements say: a Taylor test that found the
+        gradient wrong, a self-test that was not caught."""
+        reasons = []
+        if self.taylor is not None and self.taylor.verdict == "wrong":
+            reasons.append(self.taylor.describe())
+        if self.self_test is not None and not self.self_test.caught:
+            reasons.append(self.self_test.describe())
+        return tuple(reasons)
 
     @property
     def mode(self) -> str:
@@ -95,10 +188,13 @@ class Metadata:
         'numpy backend, float64, central; 12 evaluations of f, 1 of the gradient; seed 7; 0.0123 s'
         """
         mode = "" if self.fast is None else f"; {self.fast.describe()}"
+        extra = "".join(
+            f"; {test.describe()}" for test in (self.taylor, self.self_test) if test is not None
+        )
         return (
             f"{self.backend} backend, {self.dtype}, {self.method}{mode}; "
             f"{self.function_evaluations} evaluations of f, {self.gradient_evaluations} of the "
-            f"gradient; seed {self.seed}; {self.seconds:.3g} s"
+            f"gradient; seed {self.seed}; {self.seconds:.3g} s{extra}"
         )
 
 
