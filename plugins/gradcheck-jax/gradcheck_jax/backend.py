@@ -15,12 +15,12 @@ Options of :func:`gradcheck.check` that this backend reads (all keyword-only):
     The arguments to differentiate with respect to, as for ``jax.grad``. Default: 0 for
     a function, every differentiable argument for a custom rule.
 ``x64`` : bool or None, default None
-    ``None``: JAX's own ``jax_enable_x64`` setting: leaves are checked in their dtype,
-    float32 with the float32 error model (float64 leaves are computed in float32 while
-    x64 is off, as JAX does, with a note). ``True``: float leaves are checked on float64
-    copies with x64 enabled for the check's evaluations; ``False``: in float32. The
-    setting is applied with ``jax.enable_x64(...)`` around the backend's own calls only;
-    the user's global setting is never changed.
+    ``None``: JAX's own ``jax_enable_x64`` setting. While x64 is off, leaves are checked
+    in the dtype JAX computes them in, float32 with the float32 error model (float64
+    leaves are computed in float32, as JAX does, with a note); while it is on, floating
+    leaves are checked on float64 copies. ``True`` / ``False``: as if x64 were on / off,
+    for the check's own evaluations. The setting is applied with ``jax.enable_x64(...)``
+    around the backend's own calls only; the user's global setting is never changed.
 ``batch`` : bool or int, default True
     Evaluate perturbed points with ``jax.jit(jax.vmap(f))``, compiled once per check,
     in chunks sized to about 32 MB of parameter vectors (an int: points per chunk;

@@ -2,10 +2,16 @@
 
 JAX computes in float32 unless ``jax_enable_x64`` is on: a float64 NumPy array passed to
 a JAX function is silently rounded to float32. The check follows the user's setting by
-default (``x64=None``); ``x64=True`` checks on float64 copies and ``x64=False`` in
-float32. Either way the setting is applied only around the backend's own calls into JAX,
-through the ``jax.enable_x64(...)`` context manager, which is thread-local and restored
-when each call ends: the user's global ``jax_enable_x64`` is never changed.
+default (``x64=None``), and ``x64=True`` / ``x64=False`` override it for the check:
+
+* x64 off: every leaf is checked in the dtype JAX computes it in, float32 with the
+  float32 error model (float64 leaves rounded to float32, as JAX does; float16 as is);
+* x64 on: every floating leaf is checked on a float64 copy, the finer check (a float32
+  leaf's rounding no longer hides small errors in its rule).
+
+Either way the setting is applied only around the backend's own calls into JAX, through
+the ``jax.enable_x64(...)`` context manager, which is thread-local and restored when each
+call ends: the user's global ``jax_enable_x64`` is never changed.
 """
 
 from __future__ import annotations
@@ -41,10 +47,10 @@ class Precision:
         return cast(contextlib.AbstractContextManager[object], jax.enable_x64(self.enabled))
 
     def working_dtype(self, dtype: np.dtype[np.floating]) -> np.dtype[np.floating]:
-        """The dtype JAX computes a leaf of ``dtype`` in under this setting."""
-        if self.requested is True:
+        """The dtype a leaf of ``dtype`` is checked in under this setting."""
+        if self.enabled:
             return np.dtype(np.float64)
-        if not self.enabled and dtype == np.float64:
+        if dtype == np.float64:
             return np.dtype(np.float32)
         return dtype
 
@@ -58,6 +64,11 @@ class Precision:
             return (
                 f"{original} {shown} checked on float64 copies, with x64 enabled for the "
                 "check's own evaluations (x64=True; your jax_enable_x64 setting is untouched)"
+            )
+        if self.enabled:
+            return (
+                f"{original} {shown} checked on float64 copies, since jax_enable_x64 is on "
+                f"(pass x64=False to check in {original} with its error model)"
             )
         cause = "x64=False" if self.requested is False else "jax_enable_x64 is off"
         return (

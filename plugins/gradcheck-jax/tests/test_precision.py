@@ -75,6 +75,16 @@ def test_the_x64_flag_is_restored_when_f_raises() -> None:
 
 
 @pytest.mark.usefixtures("x64")
+def test_float32_leaves_are_checked_on_float64_copies_when_the_user_enables_x64() -> None:
+    x = jnp.linspace(0.1, 2.0, 5, dtype=jnp.float32)
+    report = gradcheck.check(_sin_squared, x, seed=0)
+    assert report.ok, report
+    assert report.metadata.dtype == "float64"
+    assert any("since jax_enable_x64 is on (pass x64=False" in n for n in report.metadata.warnings)
+    assert x.dtype == jnp.float32
+
+
+@pytest.mark.usefixtures("x64")
 def test_x64_false_checks_in_float32_under_a_user_who_enabled_x64() -> None:
     report = gradcheck.check(_sin_squared, jnp.linspace(0.1, 2.0, 5), seed=0, x64=False)
     assert report.metadata.dtype == "float32"
