@@ -299,7 +299,7 @@ class Report:
         Every element when there are :data:`~gradcheck.table.MAX_ROWS` or fewer, by
         parameter element, then output; otherwise the failing elements, worst first, then
         the others not ok, up to MAX_ROWS; when every element agrees, the five closest
-        calls.
+        calls among those with an estimate.
         """
         m, n = self.verdicts.shape
         if self.verdicts.size <= MAX_ROWS:  # every element, by parameter element and output
@@ -308,8 +308,10 @@ class Report:
         failed = self.failed.reshape(-1)
         margin = np.nan_to_num(self._margin(), nan=np.inf).reshape(-1)
         positions = np.flatnonzero(failed | (self.verdicts.reshape(-1) != Verdict.OK))
-        if positions.size == 0:
-            positions = np.argsort(-margin, kind="stable")[:5]
+        if positions.size == 0:  # the closest calls among the elements estimated (a fast
+            # check leaves the others without an estimate)
+            estimated = np.flatnonzero(np.isfinite(self.numeric.reshape(-1)))
+            positions = estimated[np.argsort(-margin[estimated], kind="stable")[:5]]
         order = np.lexsort((-margin[positions], ~failed[positions]))  # stable
         outputs, flat = np.divmod(positions[order[:MAX_ROWS]], n)
         hidden = positions.size - min(positions.size, MAX_ROWS)
