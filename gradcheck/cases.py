@@ -15,6 +15,11 @@ A model file declares its cases explicitly, in two ways::
 
     softmax = gradcheck.Case(f, scores, grad=df)  # a module-level Case
 
+A folder is searched for ``*.py`` files, its subfolders too, except hidden and private
+ones (``.x``, ``_x``), virtual environments, :data:`SKIPPED_FOLDERS`, and folders with a
+``requirements.txt`` of their own, which need packages the search cannot assume: name
+such a folder to run it (``gradcheck run examples/in_the_wild/``).
+
 Files are imported the way pytest imports test files (its ``prepend`` import mode): the
 first folder above the file without an ``__init__.py`` goes to the front of ``sys.path``,
 so a model file imports its neighbours as it does when run as a script.
@@ -49,6 +54,10 @@ __all__ = [
 
 SKIPPED_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages", "build", "dist"})
 """Folders never searched for model files (besides hidden ones and virtual environments)."""
+
+OWN_REQUIREMENTS = "requirements.txt"
+"""A folder holding this file needs packages of its own (``examples/in_the_wild/``): a
+search of the folder above it passes it by; name it to run it."""
 
 _imported: dict[str, Path] = {}
 """Modules this process imported from model files: name -> file."""
@@ -190,6 +199,16 @@ def collect(paths: Iterable[Path]) -> Collection:
     importlib.invalidate_caches()
     for given in paths:
         path = given.resolve()
+        if path.is_file() and path.suffix != ".py":
+            result.errors.append(
+                CollectionError(
+                    path,
+                    None,
+                    "not a Python file; gradcheck runs model files (*.py) that declare cases, "
+                    "or folders of them",
+                )
+            )
+            continue
         files = [path] if path.is_file() else list(_model_files(path))
         found = 0
         for file in files:
@@ -209,7 +228,8 @@ def collect(paths: Iterable[Path]) -> Collection:
                     None,
                     f"no gradcheck cases in this {what}. Declare one with a function "
                     "decorated @gradcheck.case that returns gradcheck.Case(f, params, "
-                    "grad=df), or a module-level gradcheck.Case (see the README)",
+                    "grad=df), or assign one to a name at module level: "
+                    "my_case = gradcheck.Case(f, params, grad=df)",
                 )
             )
     return result
@@ -224,7 +244,8 @@ def _model_files(folder: Path) -> Iterator[Path]:
         if entry.name.startswith((".", "_")) and entry.name != "__init__.py":
             continue
         if entry.is_dir():
-            if entry.name not in SKIPPED_FOLDERS and not (entry / "pyvenv.cfg").exists():
+            separate = (entry / "pyvenv.cfg").exists() or (entry / OWN_REQUIREMENTS).exists()
+            if entry.name not in SKIPPED_FOLDERS and not separate:
                 yield from _model_files(entry)
         elif entry.suffix == ".py" and entry.name != "__init__.py":
             yield entry

@@ -10,45 +10,63 @@ Exit status: see :class:`ExitCode`. The ``--json`` schema: see :mod:`gradcheck.r
 
 from __future__ import annotations
 
+import os
 import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Annotated, NoReturn
+from typing import IO, Annotated, Any, NoReturn
 
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup
 
 import gradcheck
-from gradcheck import cases
+from gradcheck import cases, plot
 from gradcheck.options import OPTION_HELP, describe, validate
+from gradcheck.progress import CaseProgress
+from gradcheck.report_html import Plot
 from gradcheck.run_result import CaseResult, ExitCode, Outcome, RunResult, check_case
 from gradcheck.table import (
     ELEMENT_COLUMNS,
     WARNING_STYLE,
+    fitted_table,
     outcome_style,
-    rich_table,
     verdict_text,
 )
 
 __all__ = ["ExitCode", "app"]
 
-PROGRESS_DELAY = 1.0
-"""Seconds a check runs before the progress bar appears."""
-
 WORST_PER_PARAMETER = 5
 """Elements listed per parameter with ``-v``."""
 
 
+def _bare_flags(params: list[Any]) -> list[Any]:
+    """Flags without a type beside them in --help (typer labels each one ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="gradcheck",
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -84,6 +102,7 @@ def main(
 
 
 @app.command(
+    cls=_Command,
     help="Check every case declared in the model files at PATH.\n\n"
     "A case is a function decorated with @gradcheck.case that returns what gradcheck.check "
     "accepts (gradcheck.Case(f, params, grad=df), or a model's loss method and its inputs), "
@@ -92,13 +111,13 @@ def main(
     "  gradcheck run examples/\n\n"
     "  gradcheck run model.py -k 'neuron and not skipping' -v\n\n"
     "  gradcheck run models/ --method richardson --seed 0 --junit-xml gradcheck.xml\n\n"
+    "  gradcheck run models/ --html report.html --markdown report.md --plot plots/\n\n"
     "  gradcheck run model.py -q --json - | jq .summary",
 )
 def run(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            exists=True,
             metavar="PATH",
             show_default=False,
             help="Model files, or folders searched for *.py files, that declare cases.",
@@ -132,6 +151,36 @@ def run(
             metavar="PATH",
             dir_okay=False,
             help="Write JUnit XML for CI to PATH: one testcase per case.",
+        ),
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            metavar="PATH",
+            dir_okay=False,
+            help="Write a Markdown report to PATH (also appended to $GITHUB_STEP_SUMMARY "
+            "when it is set, for the CI job's page).",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="PATH",
+            dir_okay=False,
+            help="Write one self-contained HTML report to PATH (with plots of flagged "
+            f"elements when matplotlib is installed: {plot.INSTALL}).",
+        ),
+    ] = None,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="DIR",
+            file_okay=False,
+            help="Draw each flagged element's difference quotient against the step, as SVG "
+            f"files in DIR (needs matplotlib: {plot.INSTALL}).",
         ),
     ] = None,
     method: Annotated[
@@ -176,6 +225,15 @@ def run(
     err = Console(stderr=True, no_color=no_color or None, highlight=False)
     if verbose and quiet:
         _usage_error(err, "-v and -q cannot be used together: pick one")
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        _usage_error(
+            err,
+            f"no such file or folder: {', '.join(missing)}. Pass model files (*.py) or "
+            "folders of them",
+        )
+    if plot_dir is not None and not plot.available():
+        _usage_error(err, f"--plot needs matplotlib: {plot.INSTALL}")
     try:
         matches = cases.keyword_matcher(keyword or "")
     except gradcheck.InvalidArgument as exc:
@@ -210,7 +268,7 @@ def run(
 
     results: list[CaseResult] = []
     interrupted = False
-    with _Progress(err, len(selected)) as progress:
+    with CaseProgress(err, len(selected)) as progress:
         for item in selected:
             try:
                 with progress.running(item.name):
@@ -236,6 +294,17 @@ def run(
         _write(err, json_path, run_result.write_json)
     if junit_xml is not None:
         _write(err, str(junit_xml), run_result.to_junit_xml())
+    if markdown is not None:
+        _write(err, str(markdown), run_result.to_markdown())
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        _write(err, summary_file, run_result.to_markdown(), mode="a")
+    if html is not None or plot_dir is not None:
+        plots = _plots(err, results) if plot.available() else {}
+        if plot_dir is not None:
+            _write_plots(err, plot_dir, results, plots)
+        if html is not None:
+            _write(err, str(html), run_result.to_html(plots))
     raise typer.Exit(code)
 
 
@@ -249,69 +318,15 @@ def backends() -> None:
     for column in ("backend", "version", "accepts"):
         table.add_column(column)
     for info in gradcheck.installed_backends():
-        table.add_row(info.name, info.version, info.accepts)
+        table.add_row(info.name, info.version, info.accepts.replace("``", ""))  # from RST
     Console(highlight=False).print(table)
-
-
-# -- progress ----------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A transient bar on stderr, shown only while a check has run past PROGRESS_DELAY
-    and only on a terminal."""
-
-    def __init__(self, console: Console, total: int) -> None:
-        self.enabled = console.is_terminal
-        self.bar = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} cases"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        )
-        self.task = self.bar.add_task("", total=total)
-        self.lock = threading.Lock()
-        self.shown = False
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._hide()
-
-    def _show(self) -> None:
-        with self.lock:
-            if not self.shown:
-                self.bar.start()
-                self.shown = True
-
-    def _hide(self) -> None:
-        with self.lock:
-            if self.shown:
-                self.bar.stop()
-                self.shown = False
-
-    @contextmanager
-    def running(self, name: str) -> Iterator[None]:
-        """Show the bar if the check inside takes longer than PROGRESS_DELAY."""
-        self.bar.update(self.task, description=f"checking {name}")
-        timer = threading.Timer(PROGRESS_DELAY, self._show)
-        if self.enabled:
-            timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-            self._hide()
-            self.bar.advance(self.task)
 
 
 # -- rendering ---------------------------------------------------------------------------------
 
 
 def _usage_error(err: Console, message: str) -> NoReturn:
-    err.print(f"error: {message}", style="red", soft_wrap=True)
+    err.print(Text(f"error: {message}", style="red"), soft_wrap=True)
     raise typer.Exit(ExitCode.USAGE_ERROR)
 
 
@@ -340,9 +355,9 @@ def _print_result(
     out.print(title, soft_wrap=True)
     if verbose:
         out.print(report.metadata.describe(), style="dim", soft_wrap=True)
-    out.print(_parameter_table(report))
+    _print_table(out, *_parameter_table(report), optional=("shape",))
     if verbose:
-        out.print(_element_table(report))
+        _print_table(out, *_element_table(report))
     for warning in report.metadata.warnings:
         out.print(Text(f"warning: {warning}", style=WARNING_STYLE), soft_wrap=True)
     line = Text(result.outcome.name, style=outcome_style(result.outcome is Outcome.PASSED))
@@ -350,10 +365,23 @@ def _print_result(
     out.print(line, soft_wrap=True)
 
 
-def _parameter_table(report: gradcheck.Report) -> Table:
+Row = tuple[str | Text, ...]
+
+
+def _print_table(
+    out: Console, columns: tuple[str, ...], rows: list[Row], optional: tuple[str, ...] = ()
+) -> None:
+    """A table with every cell in full (see :func:`gradcheck.table.fitted_table`)."""
+    table, width = fitted_table(out, columns, rows, optional=optional)
+    lines = out.render_lines(table, out.options.update_width(width), pad=False, new_lines=True)
+    for line in lines:
+        out.print(Segments(line), soft_wrap=True, end="")  # as laid out, never cropped
+
+
+def _parameter_table(report: gradcheck.Report) -> tuple[tuple[str, ...], list[Row]]:
     """Per parameter: its worst element and how many elements disagree."""
     columns = ("parameter", "shape", "worst element", "analytic", "numeric ± error", "verdict")
-    rows: list[tuple[str | Text, ...]] = []
+    rows: list[Row] = []
     for summary in report.summaries():
         shape = str(summary.shape) if summary.shape else "scalar"
         element = summary.worst
@@ -364,31 +392,58 @@ def _parameter_table(report: gradcheck.Report) -> Table:
         share = f"({disagreeing} / {summary.size})" if disagreeing > 1 else ""
         verdict = verdict_text(str(element.verdict), share)
         rows.append((summary.name, shape, *element.cells()[:3], verdict))
-    return rich_table(columns, rows, compact=True)
+    return columns, rows
 
 
-def _element_table(report: gradcheck.Report) -> Table:
+def _element_table(report: gradcheck.Report) -> tuple[tuple[str, ...], list[Row]]:
     """With -v: up to WORST_PER_PARAMETER elements of each parameter, worst first."""
-    rows: list[tuple[str | Text, ...]] = []
+    rows: list[Row] = []
     for parameter, _ in report.parameters:
         elements, hidden = report.worst(WORST_PER_PARAMETER, parameter)
         rows.extend((*e.cells()[:4], verdict_text(str(e.verdict), e.note)) for e in elements)
         if hidden:
             rows.append((f"... {hidden} more", "", "", "", ""))
-    return rich_table(ELEMENT_COLUMNS, rows, compact=True)
+    return ELEMENT_COLUMNS, rows
 
 
 # -- files -------------------------------------------------------------------------------------
 
 
-def _write(err: Console, path: str, content: str | Callable[[IO[str]], None]) -> None:
+def _write(
+    err: Console, path: str, content: str | Callable[[IO[str]], None], mode: str = "w"
+) -> None:
     """Write text, or what ``content(stream)`` writes, to a path or ``-`` (stdout)."""
     write = content if callable(content) else lambda stream: stream.write(content)
     if path == "-":
         write(sys.stdout)
         return
     try:
-        with open(path, "w", encoding="utf-8") as stream:
+        with open(path, mode, encoding="utf-8") as stream:
             write(stream)
     except OSError as exc:
         _usage_error(err, f"cannot write {path}: {exc.strerror}. Check that its folder exists")
+
+
+def _plots(err: Console, results: list[CaseResult]) -> dict[int, list[Plot]]:
+    """Each case's flagged elements drawn (f evaluated again), by the case's place."""
+    plots: dict[int, list[Plot]] = {}
+    for k, result in enumerate(results):
+        if result.report is not None and result.checked is not None:
+            try:
+                plots[k] = plot.svg_plots(result.checked, result.report, f"case{k}")
+            except Exception as exc:  # a plot that fails leaves the check's results alone
+                _print_error(err, f"{result.case.nodeid}: no plot: {exc}", exc, False)
+    return plots
+
+
+def _write_plots(
+    err: Console, folder: Path, results: list[CaseResult], plots: dict[int, list[Plot]]
+) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _usage_error(err, f"cannot create {folder}: {exc.strerror}")
+    for k, drawn in plots.items():
+        for element, picture in drawn:
+            name = plot.file_name(results[k].case.nodeid, element.name)
+            _write(err, str(folder / name), picture)

@@ -15,12 +15,12 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck import report_text
+from gradcheck import report_html, report_markdown, report_text
 from gradcheck.junit import JUnitCase, junit_xml
 from gradcheck.layout import ElementLayout, batches, index_lists
 from gradcheck.report_json import json_chunks, report_dict
@@ -33,6 +33,11 @@ from gradcheck.report_records import (
 )
 from gradcheck.table import MAX_ROWS
 from gradcheck.tolerance import Verdict
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from gradcheck.api import Case
 
 __all__ = ["Element", "Metadata", "ParameterSummary", "Report"]
 
@@ -333,6 +338,7 @@ class Report:
         unverified = int(np.count_nonzero(self._unverified()))
         disagree = int(np.count_nonzero(self.failed)) - unverified
         parts = [f"{disagree} / {n} elements disagree ({detail})"] if disagree else []
+        parts.extend(self._not_finite())
         if unverified and self.metadata.random:
             if unverified == n:
                 lost = f"no element could be verified (all {n} inconclusive)"
@@ -351,6 +357,18 @@ class Report:
                 "on, or check at another point"
             )
         return "gradcheck FAILED: " + "; ".join([*parts, *self.metadata.vetoes()])
+
+    def _not_finite(self) -> list[str]:
+        """What the headline says of an analytic gradient that is NaN or infinite."""
+        where = np.flatnonzero(~np.isfinite(self.analytic))
+        if not where.size:
+            return []
+        first = self.element(*map(int, np.divmod(where[0], self.analytic.shape[1])))
+        return [
+            f"the gradient itself is not finite at {_plural(where.size, 'element')} "
+            f"({first.name} = {first.analytic}): look for a division by zero, a log or square "
+            "root of a number <= 0, or an overflow in it"
+        ]
 
     def _fast_headline(self, fast: FastSummary) -> str:
         n = self.verdicts.size
@@ -418,6 +436,47 @@ class Report:
             text=None if ok else str(self),
         )
         return junit_xml([case], time=seconds, count_errors=False, standalone=False)
+
+    def to_markdown(self) -> str:
+        """The report as Markdown: headline, parameters, worst elements, warnings,
+        environment (see :mod:`gradcheck.report_markdown`)."""
+        return report_markdown.report_markdown(self)
+
+    def to_html(self, title: str = "gradcheck", case: Case | None = None) -> str:
+        """The report as one self-contained HTML page (see :mod:`gradcheck.report_html`).
+
+        With the ``case`` that produced it and matplotlib installed (``gradcheck[plot]``),
+        the page shows a plot of each flagged element (up to
+        :data:`~gradcheck.plot.MAX_PLOTS`), which evaluates the case's f again.
+        """
+        plots: list[tuple[Element, str]] = []
+        if case is not None:
+            from gradcheck import plot
+
+            if plot.available():
+                plots = plot.svg_plots(case, self, "plot")
+        return report_html.report_html(self, title=title, plots=plots)
+
+    def plot(self, element: Element | str, case: Case) -> Figure:
+        """Draw one element's difference quotient against the step (``gradcheck[plot]``).
+
+        Parameters
+        ----------
+        element : Element or str
+            The element, or its name as the report writes it (``"W1[3, 2]"``).
+        case : Case
+            The check that produced this report (``Case(f, params, grad=df)``): f is
+            evaluated again at a range of steps (see :mod:`gradcheck.plot`).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Two panels: the quotient with the analytic value, and its error on log-log
+            axes with the truncation (slope 2) and round-off (slope -1) guides.
+        """
+        from gradcheck import plot
+
+        return plot.figure(self, element, plot.quotients(case, self, element))
 
     def __rich__(self) -> Any:
         """A rich renderable: headline and table (rich is imported only when rendering)."""

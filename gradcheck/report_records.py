@@ -244,15 +244,25 @@ class Element:
         """The element's row under :data:`~gradcheck.table.ELEMENT_COLUMNS`: name, analytic,
         ``numeric ± error``, tolerance, and the verdict followed by its :attr:`note`.
 
+        Values show 6 significant digits, more where a mismatch would otherwise show the
+        same number twice (a float32 constant in float64 code differs in the 8th):
+
         >>> nan = float("nan")
         >>> Element("x[1]", "x", (1,), (), 2.0, 6.0, 1e-9, 6e-6, Verdict.MISMATCH, nan, nan).cells()
         ('x[1]', '2', '6 ± 1e-09', '6e-06', 'mismatch')
+        >>> Element("x", "x", (), (), 0.16666667163372, 1 / 6, 1e-10, 2e-10, Verdict.MISMATCH,
+        ...         nan, nan).cells()[1:3]
+        ('0.166666672', '0.166666667 ± 1e-10')
         """
         verdict = f"{self.verdict} {self.note}" if self.note else str(self.verdict)
+        digits = 6
+        if self.verdict == Verdict.MISMATCH:
+            while digits < 17 and f"{self.analytic:.{digits}g}" == f"{self.numeric:.{digits}g}":
+                digits += 1
         return (
             self.name,
-            f"{self.analytic:.6g}",
-            f"{self.numeric:.6g} ± {self.error:.2g}",
+            f"{self.analytic:.{digits}g}",
+            f"{self.numeric:.{digits}g} ± {self.error:.2g}",
             f"{self.tolerance:.2g}",
             verdict,
         )

@@ -15,7 +15,9 @@ JSON written by :meth:`RunResult.write_json` (``gradcheck run --json``; ``schema
       "gradcheck_version": str,
       "exit_code": int,                 # an ExitCode
       "seconds": float,                 # the whole run, collection included
-      "summary": {"cases": int, "passed": int, "failed": int, "errors": int,
+      "summary": {"cases": int, "passed": int, "failed": int,
+                  "errors": int,                # cases that could not be checked
+                  "not_collected": int,         # files, listed under "errors" below
                   "expected_mismatches": int},
       "errors": [{"file": str, "line": int | null, "message": str}],  # files not collected
       "cases": [{"id": str,             # "examples/seed_backprop.py::chain_rule[worked]"
@@ -39,6 +41,8 @@ from typing import IO, Any
 import gradcheck
 from gradcheck.cases import CaseError, Collection, ModelCase
 from gradcheck.junit import JUnitCase, junit_xml
+from gradcheck.report_html import Plot, run_html
+from gradcheck.report_markdown import run_markdown
 
 __all__ = ["CaseResult", "ExitCode", "Outcome", "RunResult", "check_case"]
 
@@ -81,6 +85,8 @@ class CaseResult:
         None when the case could not be checked.
     exception : BaseException or None
         What the case raised, for ``--traceback``.
+    checked : Case or None
+        The check that produced ``report`` (to evaluate again for a plot).
     """
 
     case: ModelCase
@@ -89,6 +95,7 @@ class CaseResult:
     message: str
     report: gradcheck.Report | None = None
     exception: BaseException | None = None
+    checked: gradcheck.Case | None = None
 
     def junit_case(self) -> JUnitCase:
         """The case as a JUnit testcase: failing with its report, erring with its message;
@@ -146,10 +153,10 @@ def check_case(
                 Outcome.FAILED,
                 f"expected a mismatch (expect='mismatch'), but {detail}{fixed}",
                 report,
+                checked=case,
             )
-        return CaseResult(
-            item, case.expect, Outcome.PASSED, f"mismatch found, as expected: {detail}", report
-        )
+        found = f"mismatch found, as expected: {detail}"
+        return CaseResult(item, case.expect, Outcome.PASSED, found, report, checked=case)
     outcome = Outcome.PASSED if report.ok else Outcome.FAILED
     if optimize and report.ok:
         from gradcheck.optimize import cross_check_case  # imports scipy.optimize
@@ -162,7 +169,7 @@ def check_case(
             detail += f"; {cross.headline()}"
             if not cross.agree:
                 outcome = Outcome.FAILED
-    return CaseResult(item, case.expect, outcome, detail, report)
+    return CaseResult(item, case.expect, outcome, detail, report, checked=case)
 
 
 _REPORT_SLOT = re.compile(r'"@@gradcheck-report-(\d+)@@"')
@@ -193,15 +200,15 @@ class RunResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Cases, passed, failed, errors (collection errors included) and expected
-        mismatches among the passed."""
+        """Cases, passed, failed and errors (these three add up to the cases), files not
+        collected, and expected mismatches among the passed."""
         results = self.results
         return {
             "cases": len(results),
             "passed": sum(r.outcome is Outcome.PASSED for r in results),
             "failed": sum(r.outcome is Outcome.FAILED for r in results),
-            "errors": sum(r.outcome is Outcome.ERROR for r in results)
-            + len(self.collection.errors),
+            "errors": sum(r.outcome is Outcome.ERROR for r in results),
+            "not_collected": len(self.collection.errors),
             "expected_mismatches": sum(
                 r.outcome is Outcome.PASSED and r.expect == "mismatch" for r in results
             ),
@@ -218,7 +225,8 @@ class RunResult:
         return ExitCode.OK
 
     def summary(self) -> str:
-        """``3 cases: 2 passed, 1 failed in 0.40s``, as pytest's last line."""
+        """``3 cases: 2 passed, 1 failed in 0.40s``, as pytest's last line; files that
+        could not be collected follow the cases' counts, which add up to the cases."""
         counts = self.counts
         parts = []
         if counts["passed"]:
@@ -230,8 +238,10 @@ class RunResult:
             parts.append(f"{counts['failed']} failed")
         if counts["errors"]:
             parts.append(f"{counts['errors']} error{'s' if counts['errors'] > 1 else ''}")
-        n = counts["cases"]
+        n, files = counts["cases"], counts["not_collected"]
         told = ", ".join(parts) or "none run"
+        if files:
+            told += f"; {files} file{'' if files == 1 else 's'} not collected"
         return f"{n} case{'' if n == 1 else 's'}: {told} in {self.seconds:.2f}s"
 
     def _document(self) -> dict[str, Any]:
@@ -273,6 +283,15 @@ class RunResult:
             report.write_json(stream, indent=2, level=3)
             start = slot.end()
         stream.write(text[start:] + "\n")
+
+    def to_markdown(self) -> str:
+        """The run as Markdown, for a CI job's page (see :mod:`gradcheck.report_markdown`)."""
+        return run_markdown(self)
+
+    def to_html(self, plots: dict[int, list[Plot]] | None = None) -> str:
+        """The run as one self-contained HTML page; ``plots`` maps a case's place in
+        :attr:`results` to its figures (see :mod:`gradcheck.report_html`)."""
+        return run_html(self, plots)
 
     def to_junit_xml(self) -> str:
         """A JUnit XML file: a testcase per file not collected (an error) and per case."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rich.console import JustifyMethod
+    from rich.console import Console, JustifyMethod
     from rich.table import Table
     from rich.text import Text
 
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_ROWS",
     "VERDICT_STYLE",
     "WARNING_STYLE",
+    "fitted_table",
     "outcome_style",
     "rich_table",
     "text_table",
@@ -94,3 +95,31 @@ def rich_table(
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def fitted_table(
+    console: Console,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str | Text]],
+    *,
+    optional: Sequence[str] = (),
+) -> tuple[Table, int]:
+    """A compact table that shows every cell in full, and the width to print it at.
+
+    A number, a name or a verdict cut short with "…" is a wrong number, so cells never
+    are: the ``optional`` columns (decorative: a shape) are dropped, last first, while
+    the table is wider than the console; a table still wider is printed at its own width
+    (a terminal wraps its lines; a file, a pipe or a CI log keeps them whole).
+    """
+    from rich.measure import Measurement
+
+    kept = list(range(len(columns)))
+    while True:
+        table = rich_table(
+            [columns[c] for c in kept], ([row[c] for c in kept] for row in rows), compact=True
+        )
+        width = Measurement.get(console, console.options.update_width(1 << 16), table).maximum
+        droppable = [c for c in kept if columns[c] in optional]
+        if width <= console.width or not droppable:
+            return table, max(width, console.width)
+        kept.remove(droppable[-1])

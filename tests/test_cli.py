@@ -19,6 +19,7 @@ from typer.testing import CliRunner, Result
 
 import gradcheck
 from gradcheck import cli
+from gradcheck import progress as progress_module
 from gradcheck.cli import ExitCode, app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -57,7 +58,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     """Run in tmp_path; model files imported by a test are forgotten after it."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS"):
+    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
     yield
     for name, module in list(sys.modules.items()):
@@ -185,10 +186,25 @@ def assert_one_message(result: Result, expected: str) -> None:
     assert "Traceback" not in result.output
 
 
-def test_a_missing_path_is_a_usage_error() -> None:
-    result = invoke("run", "no_such_model.py")
+def test_a_missing_path_is_one_line_naming_it() -> None:
+    model(GOOD)
+    result = invoke("run", "model.py", "no_such_model.py")
     assert result.exit_code == ExitCode.USAGE_ERROR
-    assert "'no_such_model.py' does not exist" in " ".join(result.stderr.split())
+    assert result.stderr == (
+        "error: no such file or folder: no_such_model.py. Pass model files (*.py) or "
+        "folders of them\n"
+    )
+    assert result.stdout == ""  # nothing checked
+
+
+def test_a_file_that_is_not_python_is_named_as_such(tmp_path: Path) -> None:
+    Path("notes.txt").write_text("hello\n")
+    result = invoke("run", "notes.txt")
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert result.stderr == (
+        "error: notes.txt: not a Python file; gradcheck runs model files (*.py) that declare "
+        "cases, or folders of them\n"
+    )
 
 
 def test_an_unusable_option_value_is_a_usage_error_before_any_case_runs() -> None:
@@ -233,9 +249,11 @@ def test_a_file_without_cases_says_how_to_declare_one() -> None:
     assert_one_message(
         result,
         "error: model.py: no gradcheck cases in this file. Declare one with a function "
-        "decorated @gradcheck.case",
+        "decorated @gradcheck.case that returns gradcheck.Case(f, params, grad=df), or assign "
+        "one to a name at module level: my_case = gradcheck.Case(f, params, grad=df)\n",
     )
-    assert "0 cases: 1 error in " in result.stdout
+    assert "README" not in result.stderr  # a pip user has none
+    assert "0 cases: none run; 1 file not collected in " in result.stdout
 
 
 def test_a_case_that_raises_is_reported_and_the_others_are_still_checked() -> None:
@@ -443,6 +461,7 @@ def test_json_to_stdout_follows_the_schema_and_keeps_tables_off_stdout() -> None
         "passed": 1,
         "failed": 1,
         "errors": 0,
+        "not_collected": 0,
         "expected_mismatches": 0,
     }
     good, wrong = document["cases"]
@@ -529,11 +548,11 @@ def test_colour_follows_the_terminal_no_color_and_the_flag() -> None:
 def test_the_progress_bar_appears_only_for_a_slow_check_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0.02)
+    monkeypatch.setattr(progress_module, "PROGRESS_DELAY", 0.02)
     for terminal in (True, False):
         screen = io.StringIO()
         console = Console(file=screen, force_terminal=terminal, width=80)
-        with cli._Progress(console, total=2) as progress:
+        with progress_module.CaseProgress(console, total=2) as progress:
             with progress.running("fast"):
                 pass
             with progress.running("slow"):
@@ -599,7 +618,10 @@ def test_python_m_gradcheck_reports_a_usage_error_in_a_real_process() -> None:
         check=False,
     )
     assert done.returncode == ExitCode.USAGE_ERROR
-    assert "does not exist" in done.stderr
+    assert done.stderr == (
+        "error: no such file or folder: no_such_model.py. Pass model files (*.py) or folders of "
+        "them\n"
+    )
     assert done.stdout == ""
 
 
@@ -637,3 +659,110 @@ def test_optimize_says_which_cases_cannot_be_cross_checked() -> None:
     assert result.exit_code == ExitCode.OK
     assert "not cross-checked" in result.stdout
     assert "needs one array of numbers" in result.stdout
+
+
+# -- reports people read: full numbers, Markdown, HTML, plots --------------------------------
+
+LONG_NAMES = """
+import numpy as np
+
+def loss(p):
+    return float(np.sum(p["encoder_layer_attention_weights"] ** 3))
+
+def wrong(p):
+    return {"encoder_layer_attention_weights": 3.0001 * p["encoder_layer_attention_weights"] ** 2}
+
+@gradcheck.case
+def a_case_with_a_long_name_and_a_slightly_wrong_gradient():
+    w = np.linspace(-1.234567, 2.345678, 12).reshape(3, 4)
+    return gradcheck.Case(loss, {"encoder_layer_attention_weights": w}, grad=wrong)
+"""
+
+
+@pytest.mark.parametrize("columns", ["60", "80"])
+def test_a_narrow_terminal_or_a_log_never_cuts_a_number_a_name_or_a_verdict(columns: str) -> None:
+    model(LONG_NAMES)
+    for flags in ((), ("-v",)):
+        result = invoke("run", "model.py", "--seed", "0", *flags, env={"COLUMNS": columns})
+        assert result.exit_code == ExitCode.MISMATCH, result.output
+        assert "…" not in result.stdout
+        report = gradcheck.check(
+            *_long_names_case(), seed=0
+        )  # the same check: its worst element, in full
+        worst = report.summaries()[0].worst
+        assert worst is not None
+        for cell in worst.cells()[:3]:
+            assert cell in result.stdout
+        assert "mismatch (12 / 12)" in result.stdout
+    # what fits stays: the shape is dropped only where the numbers need the room
+    wide = invoke("run", "model.py", "--seed", "0", env={"COLUMNS": "200"})
+    assert "(3, 4)" in wide.stdout
+
+
+def _long_names_case() -> tuple[object, ...]:
+    import numpy as np
+
+    def loss(p: dict[str, np.ndarray]) -> float:
+        return float(np.sum(p["encoder_layer_attention_weights"] ** 3))
+
+    def wrong(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {
+            "encoder_layer_attention_weights": 3.0001 * p["encoder_layer_attention_weights"] ** 2
+        }
+
+    w = np.linspace(-1.234567, 2.345678, 12).reshape(3, 4)
+    return loss, {"encoder_layer_attention_weights": w}, {"grad": wrong}
+
+
+def test_help_shows_no_type_beside_a_plain_flag() -> None:
+    for command in (("--help",), ("run", "--help")):
+        result = invoke(*command, env={"COLUMNS": "120"})
+        assert result.exit_code == ExitCode.OK
+        assert "<bool>" not in result.stdout
+        assert "--verbose" in result.stdout or "run" in result.stdout
+
+
+def test_backends_prints_plain_text_not_rst() -> None:
+    result = invoke("backends", env={"COLUMNS": "200"})
+    assert "``" not in result.stdout
+    assert "models with a params dict" in result.stdout
+
+
+def test_markdown_report_and_the_ci_job_summary(tmp_path: Path) -> None:
+    model(GOOD + WRONG)
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n")
+    result = invoke(
+        "run", "model.py", "--seed", "0", "--markdown", "report.md",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.MISMATCH
+    written = Path("report.md").read_text()
+    assert written.startswith("## gradcheck: 2 cases: 1 passed, 1 failed in ")
+    assert "### `model.py::wrong`: failed" in written
+    assert summary.read_text() == "earlier step\n" + written  # appended, not replaced
+
+
+def test_html_report_is_one_file_with_a_section_per_case() -> None:
+    model(GOOD + WRONG)
+    result = invoke("run", "model.py", "--seed", "0", "--html", "report.html")
+    assert result.exit_code == ExitCode.MISMATCH
+    page = Path("report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert 'id="case-0"' in page
+    assert 'id="case-1"' in page
+    assert page.count("<svg") == 2  # the wrong case's two mismatches, drawn
+
+
+def test_plot_writes_an_svg_per_flagged_element(monkeypatch: pytest.MonkeyPatch) -> None:
+    model(GOOD + WRONG)
+    result = invoke("run", "model.py", "--seed", "0", "--plot", "plots")
+    assert result.exit_code == ExitCode.MISMATCH
+    assert sorted(p.name for p in Path("plots").iterdir()) == [
+        "model.py-wrong-y.svg",
+        "model.py-wrong-z.svg",
+    ]
+    monkeypatch.setattr(cli.plot, "available", lambda: False)
+    missing = invoke("run", "model.py", "--plot", "plots")
+    assert missing.exit_code == ExitCode.USAGE_ERROR
+    assert missing.stderr == "error: --plot needs matplotlib: pip install 'gradcheck[plot]'\n"

@@ -114,7 +114,7 @@ def test_errors_outrank_mismatches_which_outrank_agreement(
     assert run.exit_code is code
 
 
-def test_summary_counts_outcomes_as_pytest_does() -> None:
+def test_summary_counts_outcomes_as_pytest_does_and_adds_up() -> None:
     run = _run(
         _result(Outcome.PASSED),
         _result(Outcome.PASSED, "mismatch"),
@@ -126,14 +126,27 @@ def test_summary_counts_outcomes_as_pytest_does() -> None:
         "cases": 4,
         "passed": 2,
         "failed": 1,
-        "errors": 2,
+        "errors": 1,
+        "not_collected": 1,
         "expected_mismatches": 1,
     }
     assert run.summary() == (
-        "4 cases: 2 passed (1 of them mismatches, as expected), 1 failed, 2 errors in 0.50s"
+        "4 cases: 2 passed (1 of them mismatches, as expected), 1 failed, 1 error; "
+        "1 file not collected in 0.50s"
     )
     assert _run().summary() == "0 cases: none run in 0.50s"
     assert _run(_result(Outcome.ERROR)).summary() == "1 case: 1 error in 0.50s"
+
+
+def test_whole_files_that_fail_are_counted_apart_from_the_cases() -> None:
+    """Two files that do not import and twelve cases that raise: the cases' counts add up
+    to the cases, never "14 cases: 1 passed, 1 failed, 14 errors"."""
+    results = [_result(Outcome.PASSED), _result(Outcome.FAILED)]
+    results += [_result(Outcome.ERROR) for _ in range(12)]
+    run = _run(*results, errors=2)
+    assert run.summary() == (
+        "14 cases: 1 passed, 1 failed, 12 errors; 2 files not collected in 0.50s"
+    )
 
 
 def test_json_holds_each_case_with_its_whole_report() -> None:
