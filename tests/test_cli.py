@@ -18,7 +18,7 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 import gradcheck
-from gradcheck import cli
+from gradcheck import plot
 from gradcheck import progress as progress_module
 from gradcheck.cli import ExitCode, app
 
@@ -762,7 +762,7 @@ def test_plot_writes_an_svg_per_flagged_element(monkeypatch: pytest.MonkeyPatch)
         "model.py-wrong-y.svg",
         "model.py-wrong-z.svg",
     ]
-    monkeypatch.setattr(cli.plot, "available", lambda: False)
+    monkeypatch.setattr(plot, "available", lambda: False)
     missing = invoke("run", "model.py", "--plot", "plots")
     assert missing.exit_code == ExitCode.USAGE_ERROR
     assert missing.stderr == "error: --plot needs matplotlib: pip install 'gradcheck[plot]'\n"
