@@ -9,8 +9,9 @@
     │                                 or returned something unusable
     └── GradientMismatch              assert_gradients found a wrong gradient
         │                             (also AssertionError)
-        └── IterateMismatch           a gradient given to SciPy is wrong at a point
-                                      the optimizer evaluated it
+        └── IterateMismatch           a derivative given to SciPy (jac, hess, a
+                                      constraint's jac) is wrong at a point the
+                                      optimizer evaluated it
 
     GradcheckWarning                  a check could not be made (also UserWarning)
     └── GradientMismatchWarning       on_mismatch="warn": a wrong gradient, run goes on
@@ -71,28 +72,33 @@ class GradientMismatch(GradcheckError, AssertionError):
 
 
 class IterateMismatch(GradientMismatch):
-    """The gradient given to a SciPy routine is wrong at a point it was evaluated at.
+    """A derivative given to a SciPy routine is wrong at a point it was evaluated at.
 
-    The message names the point first, then gives the report.
+    The message names what was checked and the point first, then gives the report.
 
     Attributes
     ----------
     report : Report
     evaluation : int
-        Which call of ``jac`` it was: 0 is the first, at the start point.
+        Which call of the checked function it was: 0 is the first, at the start point.
     x : ndarray
         The point, a copy.
+    subject : str
+        What was checked: ``"jac"``, ``"hess"``, ``"hessp"``, ``"jac of constraint 1"``, ...
     """
 
-    def __init__(self, report: Report, evaluation: int, x: object, where: str) -> None:
+    def __init__(
+        self, report: Report, evaluation: int, x: object, where: str, subject: str = "jac"
+    ) -> None:
         what = (
-            "jac disagrees with finite differences"
+            f"{subject} disagrees with finite differences"
             if report.counts["mismatch"]
-            else "jac could not be verified by finite differences"
+            else f"{subject} could not be verified by finite differences"
         )
         super().__init__(report, f"{what} {where}")
         self.evaluation = evaluation
         self.x = x
+        self.subject = subject
 
 
 class GradcheckWarning(UserWarning):
