@@ -18,6 +18,7 @@ from gradcheck.options import (
     Options,
 )
 from gradcheck.report import Report
+from gradcheck.second_order import second_order_problem
 
 __all__ = ["Case", "CaseSpec", "assert_gradients", "case", "check"]
 
@@ -40,6 +41,8 @@ def check(
     probes: int = OPTION_DEFAULTS["probes"],
     taylor: bool = OPTION_DEFAULTS["taylor"],
     self_test: bool = OPTION_DEFAULTS["self_test"],
+    hess: Callable[..., Any] | None = None,
+    hessp: Callable[..., Any] | None = None,
     **backend_options: object,
 ) -> Report:
     """Compare an analytic gradient with finite differences, element by element.
@@ -106,6 +109,15 @@ def check(
     self_test : bool, default False
         Also plant an error of twice ``detectable`` at a random ok element, check the
         planted gradient the same way, and fail the report if it is missed.
+    hess : callable, optional
+        ``hess(x)`` returns the Hessian, shape (n, n) (or sparse, or a LinearOperator):
+        ``check(grad, x, hess=H)`` checks it as the Jacobian of the gradient function
+        ``obj = grad`` (element ``f[i] / x[j]`` is ``H[i, j]``; an asymmetric H is noted),
+        with the error model measuring the gradient's own noise. ``x`` is one array.
+    hessp : callable, optional
+        ``hessp(x, p)`` returns the Hessian-vector product ``H(x) p``: checked as the
+        derivative of ``grad`` along ``probes`` seeded directions ``p[j]`` (element
+        ``f[i] / p[j]`` is ``hessp(x, p[j])[i]``); H is never formed.
     **backend_options
         Options of the backend that accepts ``obj`` (for example ``loss=`` of the torch
         backend). An option no one uses is an error.
@@ -160,6 +172,11 @@ def check(
         taylor=taylor,
         self_test=self_test,
     )
+    if hess is not None or hessp is not None:
+        problem, options = second_order_problem(
+            obj, args, (grad, value_and_grad), hess, hessp, options, backend_options
+        )
+        return engine.run(problem, options)
     problem = plugins.adapt(
         obj, args, grad, value_and_grad, {**backend_options, "reseed": options.reseed}
     )
