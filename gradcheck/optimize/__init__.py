@@ -32,16 +32,13 @@ __all__ = [
     "checked",
     "cross_check",
     "cross_check_case",
+    "curve_fit",
     "minimize",
 ]
 
 from gradcheck.errors import GradcheckWarning, GradientMismatchWarning, IterateMismatch
-from gradcheck.optimize._jacobian import (
-    CheckedJacobian,
-    CheckedPoint,
-    OnMismatch,
-    Schedule,
-    checked,
-    minimize,
-)
+from gradcheck.optimize._curve_fit import curve_fit
+from gradcheck.optimize._jacobian import CheckedJacobian, checked
+from gradcheck.optimize._minimize import minimize
 from gradcheck.optimize._runs import CrossCheck, cross_check, cross_check_case
+from gradcheck.optimize._schedule import CheckedPoint, OnMismatch, Schedule
