@@ -9,8 +9,9 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import pytest
@@ -686,9 +687,8 @@ def test_a_narrow_terminal_or_a_log_never_cuts_a_number_a_name_or_a_verdict(colu
         result = invoke("run", "model.py", "--seed", "0", *flags, env={"COLUMNS": columns})
         assert result.exit_code == ExitCode.MISMATCH, result.output
         assert "…" not in result.stdout
-        report = gradcheck.check(
-            *_long_names_case(), seed=0
-        )  # the same check: its worst element, in full
+        loss, params, wrong = _long_names_case()
+        report = gradcheck.check(loss, params, grad=wrong, seed=0)  # the same check
         worst = report.summaries()[0].worst
         assert worst is not None
         for cell in worst.cells()[:3]:
@@ -699,7 +699,7 @@ def test_a_narrow_terminal_or_a_log_never_cuts_a_number_a_name_or_a_verdict(colu
     assert "(3, 4)" in wide.stdout
 
 
-def _long_names_case() -> tuple[object, ...]:
+def _long_names_case() -> tuple[Callable[..., float], dict[str, Any], Callable[..., Any]]:
     import numpy as np
 
     def loss(p: dict[str, np.ndarray]) -> float:
@@ -711,7 +711,7 @@ def _long_names_case() -> tuple[object, ...]:
         }
 
     w = np.linspace(-1.234567, 2.345678, 12).reshape(3, 4)
-    return loss, {"encoder_layer_attention_weights": w}, {"grad": wrong}
+    return loss, {"encoder_layer_attention_weights": w}, wrong
 
 
 def test_help_shows_no_type_beside_a_plain_flag() -> None:
