@@ -25,6 +25,7 @@ rounding of batched kernels, which the error model covers, as for ``batch=False`
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from gradcheck import ModelError, Parameter
 from numpy.typing import NDArray
 
 from gradcheck_torch.randomness import RNG_SEED, GeneratorStates
+
+LOG = logging.getLogger("gradcheck_torch")
 
 __all__ = ["Evaluator", "Objective", "Slot"]
 
@@ -196,10 +199,14 @@ class Evaluator:
                 self.batched = True
                 return np.concatenate([batched, self.perturbed_values(index[c:], values[c:])])
         self.batched = False
-        self.note(
+        # logged, not noted in the report: which path is faster depends on the machine's
+        # load at that moment, and a report must be the same for the same seed
+        LOG.info(
             "perturbed points were evaluated one at a time: faster than torch.func.vmap for "
-            f"this model (measured on {c} points: {batched_s:.3g} s batched, {single_s:.3g} s "
-            "one at a time)"
+            "this model (measured on %d points: %.3g s batched, %.3g s one at a time)",
+            c,
+            batched_s,
+            single_s,
         )
         return np.concatenate([single, self.perturbed_values(index[c:], values[c:])])
 
