@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from typer.testing import CliRunner
 
 import gradcheck
 from gradcheck import Verdict
+from gradcheck.cli import app
 
 FloatArray = NDArray[np.float64]
 Gradient = Callable[[FloatArray], FloatArray]
@@ -198,3 +201,69 @@ def test_an_unknown_mode_or_a_bad_budget_is_refused_with_the_option_named() -> N
         gradcheck.check(model.f, model.x, grad=model.grad, mode="quick")  # type: ignore[arg-type]
     with pytest.raises(gradcheck.InvalidArgument, match="budget"):
         gradcheck.check(model.f, model.x, grad=model.grad, budget=-1)
+
+
+# -- every door takes the mode ----------------------------------------------------------------
+
+MODEL_FILE = """
+import numpy as np
+import gradcheck
+
+c = np.linspace(0.5, 2.0, 2_000)
+
+def f(w):
+    return float(np.sum(c * np.sin(w)))
+
+def wrong(w):
+    g = c * np.cos(w)
+    g[1_234] *= 1.1
+    return g
+
+big = gradcheck.Case(f, np.linspace(-1, 1, 2_000), grad=wrong)
+"""
+
+
+def test_the_cli_runs_fast_mode_and_names_the_element(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "model.py").write_text(MODEL_FILE)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["run", "model.py", "--mode", "fast", "--seed", "0"])
+    assert result.exit_code == 1, result.output
+    assert "w[1234]" in result.output
+    assert "fast mode (asked for)" in result.output or "(fast)" in result.output
+
+
+def test_the_pytest_marker_takes_the_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import numpy as np
+        import pytest
+
+        @pytest.mark.gradcheck(mode="fast", seed=0)
+        def test_big(gradcheck):
+            c = np.linspace(0.5, 2.0, 3_000)
+            report = gradcheck(lambda w: float(np.sum(c * np.sin(w))), np.zeros(3_000),
+                               grad=lambda w: c * np.cos(w))
+            assert report.metadata.mode == "fast"
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_minimize_checks_a_large_jac_in_fast_mode() -> None:
+    from gradcheck.optimize import minimize
+
+    model = Separable(3_000, seed=10)
+    result = minimize(
+        model.f,
+        model.x,
+        jac=model.grad,
+        method="L-BFGS-B",
+        check=1,
+        check_options={"mode": "fast", "seed": 0},
+        options={"maxiter": 5},
+    )
+    (point,) = result.gradcheck_reports
+    assert point.report.metadata.mode == "fast"
+    assert point.report.ok
