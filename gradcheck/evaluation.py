@@ -15,127 +15,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.errors import GradcheckError, ModelError
+from gradcheck import stacks
+from gradcheck.errors import GradcheckError, InvalidArgument, ModelError
+from gradcheck.points import Points
 from gradcheck.problem import Parameter, Problem
 from gradcheck.randomness import GlobalRandomState
+from gradcheck.real_values import NotRealNumbers, as_real_array
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from gradcheck.fan_out import FanOut
 
 __all__ = ["NotRealNumbers", "Session", "as_real_array"]
 
 FloatArray = NDArray[np.float64]
-
-_NUMBERS = "return a float, or a NumPy array of floats"
-_TEXT = "return numbers, not their text"
-_REAL = (
-    "a real f of real parameters has real values and a real gradient: if the imaginary "
-    "part is zero by construction, return np.real(...) of it, otherwise find where the "
-    "computation turned complex"
-)
-_TENSOR = "return loss.item() for a scalar tensor, or t.detach().cpu().numpy()"
-
-
-class NotRealNumbers(TypeError):
-    """What :func:`as_real_array` refused: ``what`` the object is and a ``hint`` to fix it."""
-
-    def __init__(self, what: str, hint: str) -> None:
-        super().__init__(f"{what}; {hint}")
-        self.what = what
-        self.hint = hint
-
-
-def as_real_array(raw: object) -> FloatArray:
-    """What f or a gradient returned, as a new float64 array of the same shape.
-
-    Numbers, arrays of integers or floats, and objects that convert to them are accepted;
-    complex values are refused, even with imaginary parts all 0 (a complex dtype says the
-    computation went somewhere a real one should not). A torch-like tensor
-    (anything with ``requires_grad`` and ``detach()``, recognised without importing torch)
-    is detached, and moved to the CPU, first; so is each one in a list or tuple.
-
-    Raises
-    ------
-    NotRealNumbers
-        For None, text (a string, or an array or list of them: never parsed), complex
-        values, and objects that do not convert to floats.
-        Its ``what`` describes the object, its ``hint`` says what to return instead.
-
-    Examples
-    --------
-    >>> as_real_array([1, 2.5])
-    array([1. , 2.5])
-    >>> as_real_array(np.float32(0.5))
-    array(0.5)
-    >>> as_real_array(["1.0"])
-    Traceback (most recent call last):
-    ...
-    gradcheck.evaluation.NotRealNumbers: strings (e.g. '1.0' at [0]); return numbers, not their text
-    """
-    if raw is None:
-        raise NotRealNumbers("None", "is a return statement missing?")
-    if isinstance(raw, str | bytes):
-        raise NotRealNumbers(_description(raw), _TEXT)
-    try:
-        array = np.asarray(raw)
-    except Exception as exc:  # e.g. torch's RuntimeError for a tensor that requires grad
-        detached = _detached(raw)
-        if detached is raw:
-            raise NotRealNumbers(_description(raw), _NUMBERS) from exc
-        try:
-            array = np.asarray(detached)
-        except Exception as again:
-            raise NotRealNumbers(_description(raw), _TENSOR) from again
-    kind = array.dtype.kind
-    if kind in "fiub":  # a copy: the array may be f's own buffer, or a tensor's storage
-        return array.astype(np.float64)
-    if kind == "c":
-        imaginary = np.flatnonzero(array.imag != 0)
-        first = int(imaginary[0]) if imaginary.size else 0
-        raise NotRealNumbers(_example("a complex value", "complex values", array, first), _REAL)
-    if kind in "US":
-        raise NotRealNumbers(_example("a string", "strings", array, 0), _TEXT)
-    if kind != "O":
-        raise NotRealNumbers(_description(raw), _NUMBERS)
-    for k, item in enumerate(array.flat):
-        if isinstance(item, str | bytes):
-            raise NotRealNumbers(_example("a string", "strings", array, k), _TEXT)
-        if isinstance(item, complex | np.complexfloating):
-            raise NotRealNumbers(_example("a complex value", "complex values", array, k), _REAL)
-    try:
-        return array.astype(np.float64)
-    except (TypeError, ValueError) as exc:
-        raise NotRealNumbers(_description(raw), _NUMBERS) from exc
-
-
-def _example(one: str, many: str, array: NDArray[Any], flat_index: int) -> str:
-    """The offending element: ``a complex value (1+2j)``, ``strings (e.g. '1' at [0])``."""
-    element = array.flat[flat_index]
-    if isinstance(element, np.generic):
-        element = element.item()
-    if array.ndim == 0:
-        return f"{one} {element!r:.60}"
-    index = ", ".join(str(int(i)) for i in np.unravel_index(flat_index, array.shape))
-    return f"{many} (e.g. {element!r:.60} at [{index}])"
-
-
-def _detached(raw: object) -> object:
-    """A torch-like tensor cut from its graph, on the CPU; lists of them element-wise."""
-    if isinstance(raw, list | tuple):
-        items = [_detached(item) for item in raw]
-        return items if any(a is not b for a, b in zip(items, raw, strict=True)) else raw
-    detach = getattr(raw, "detach", None)
-    if hasattr(raw, "requires_grad") and callable(detach):
-        tensor = detach()
-        cpu = getattr(tensor, "cpu", None)
-        return cpu() if callable(cpu) else tensor
-    return raw
-
-
-def _description(raw: object) -> str:
-    return f"{type(raw).__name__} ({' '.join(repr(raw).split()):.60})"
 
 
 class Session:
@@ -150,6 +49,19 @@ class Session:
         every evaluation of f and of the gradient, so that an f drawing from them returns
         one value at each point. Either way :meth:`close` puts both generators back in
         the states they had when the session was created.
+    vectorized : bool, default False
+        Evaluate f through ``problem.stacked_value``, on stacks of points (f written to
+        take a stack), the start point included.
+    executor : concurrent.futures.Executor, optional
+        Spread batches of points over its workers (:mod:`gradcheck.fan_out`); each worker
+        builds its own copy of the problem from ``problem.recipe``.
+
+    Raises
+    ------
+    InvalidArgument
+        For ``vectorized=True`` where the problem has no ``stacked_value``, and where the
+        executor's workers cannot receive the problem (not picklable); the backend's
+        changes to the user's objects are undone first.
 
     Attributes
     ----------
@@ -166,8 +78,33 @@ class Session:
         generators seen drawn from.
     """
 
-    def __init__(self, problem: Problem, reseed: bool = True) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        reseed: bool = True,
+        vectorized: bool = False,
+        executor: Executor | None = None,
+    ) -> None:
         self.problem = problem
+        self.vectorized = vectorized
+        self.fan_out: FanOut | None = None
+        try:
+            if vectorized and problem.stacked_value is None:
+                raise InvalidArgument(
+                    f"vectorized=True: the {problem.backend} backend cannot hand f a stack "
+                    "of points. A plain function can take one when its parameters are one "
+                    "NumPy array x: f then receives shape (k, *x.shape), one point per row, "
+                    "and returns k values. Pass the parameters as one array, or leave "
+                    "vectorized off"
+                )
+            if executor is not None:
+                from gradcheck.fan_out import FanOut  # it builds Sessions in the workers
+
+                self.fan_out = FanOut(executor, problem, reseed=reseed, vectorized=vectorized)
+        except BaseException:
+            problem.restore()  # what the backend changed in the user's objects
+            raise
+        self.start = problem.flat_values()
         self.snapshot = [p.values.copy() for p in problem.parameters]
         self.owner: list[tuple[Parameter, int]] = [
             (p, j) for p in problem.parameters for j in range(p.size)
@@ -184,9 +121,54 @@ class Session:
         # inf and NaN in its own arithmetic, the user's code runs under the caller's
         self.user_errstate = np.geterr()
 
+    @property
+    def batches(self) -> bool:
+        """Whether points asked for together are evaluated together (by workers, a
+        vectorised f, or the backend's own batching), so that gathering them pays."""
+        return (
+            self.fan_out is not None
+            or self.vectorized
+            or (self.problem.perturbed_values is not None and not self.guarded)
+        )
+
+    def evaluate(self, points: Points) -> FloatArray:
+        """f at each of the points, shape (m, k): the one seam every stage evaluates through.
+
+        Spread over the executor's workers where there is one (values in the order asked
+        for), else :meth:`evaluate_here`.
+        """
+        if self.fan_out is not None:
+            return self.fan_out.evaluate(self, points)
+        return self.evaluate_here(points)
+
+    def evaluate_here(self, points: Points) -> FloatArray:
+        """f at each of the points, shape (m, k), in this process: on stacks of
+        ``stacked_rows`` points for a vectorised f, through the backend's
+        ``perturbed_values`` where it has one, else one point at a time, in order."""
+        if self.vectorized:
+            return stacks.evaluate(self, points)
+        if points.on_coordinates and self.problem.perturbed_values is not None and not self.guarded:
+            return self.batch(points.index, points.values)
+        return np.stack([self._one(points, j) for j in range(points.size)], axis=1)
+
+    def _one(self, points: Points, j: int) -> FloatArray:
+        i = int(points.index[j])
+        if i >= 0:
+            return self.at(i, float(points.values[j]))
+        line = points.lines[int(points.line[j])]
+        return self.at_point(line.at(float(points.values[j])), line.where)
+
+    def point_name(self, points: Points, j: int) -> str:
+        """How a message names point j: ``with W1[3, 2] = 0.5``, or its line's ``where``."""
+        i = int(points.index[j])
+        if i >= 0:
+            return self._with(i, float(points.values[j]))
+        return points.lines[int(points.line[j])].where
+
     # -- evaluation -------------------------------------------------------------------
 
-    def _failure(self, exc: BaseException, what: str) -> ModelError:
+    def failure(self, exc: BaseException, what: str) -> ModelError:
+        """The error for an exception f raised ``what`` (e.g. ``with W1[3, 2] = 0.5``)."""
         return ModelError(f"f raised {type(exc).__name__} {what}: {exc}")
 
     def _record_draws(self, who: str) -> list[str]:
@@ -206,7 +188,7 @@ class Session:
             if array.size == 0:
                 raise NotRealNumbers("an empty array", "is the loss computed over no data?")
         except NotRealNumbers as exc:
-            raise self._unusable(exc, where if isinstance(where, str) else where()) from exc
+            raise self.unusable(exc, where if isinstance(where, str) else where()) from exc
         if self.output_shape is None:
             self.output_shape = array.shape
         elif array.shape != self.output_shape:
@@ -217,7 +199,8 @@ class Session:
         return array.reshape(-1)
 
     @staticmethod
-    def _unusable(refused: NotRealNumbers, where: str) -> ModelError:
+    def unusable(refused: NotRealNumbers, where: str) -> ModelError:
+        """The error for a value of f that is no real number."""
         return ModelError(
             f"f returned {refused.what} {where}; it must return a real number (or an array "
             f"of them for a vector-valued model): {refused.hint}"
@@ -261,6 +244,8 @@ class Session:
 
     def value(self, what: str | Callable[[], str]) -> FloatArray:
         """f at whatever the storage holds now; ``what`` says where, for error messages."""
+        if self.vectorized:
+            return stacks.value(self, what)
         self.random_state.fix()
         try:
             with np.errstate(**self.user_errstate):
@@ -268,7 +253,7 @@ class Session:
         except GradcheckError:
             raise
         except Exception as exc:
-            raise self._failure(exc, what if isinstance(what, str) else what()) from exc
+            raise self.failure(exc, what if isinstance(what, str) else what()) from exc
         finally:
             self.calls += 1
         return self.outputs(raw, what)
@@ -303,7 +288,7 @@ class Session:
         except GradcheckError:
             raise
         except Exception as exc:
-            raise self._failure(exc, "in a batched evaluation") from exc
+            raise self.failure(exc, "in a batched evaluation") from exc
         finally:
             self.calls += index.size
         self._record_draws("f")
@@ -334,10 +319,10 @@ class Session:
 
     def sweep(self, plus: FloatArray, minus: FloatArray) -> tuple[FloatArray, FloatArray]:
         """f with each element in turn at ``plus[i]`` and ``minus[i]``: 2n evaluations."""
-        if self.problem.perturbed_values is not None and not self.guarded:
+        if self.batches:
             n = plus.size
-            both = self.batch(
-                np.tile(np.arange(n, dtype=np.int64), 2), np.concatenate([plus, minus])
+            both = self.evaluate(
+                Points.coordinates(np.tile(np.arange(n), 2), np.concatenate([plus, minus]))
             )
             return both[:, :n], both[:, n:]
         if self.guarded:
@@ -384,7 +369,7 @@ class Session:
             raise
         except Exception as exc:
             param, j = self.owner[i]
-            raise self._failure(exc, f"with {param.label(j)} perturbed") from exc
+            raise self.failure(exc, f"with {param.label(j)} perturbed") from exc
         finally:
             self.calls += len(up) + len(down)
         return up, down

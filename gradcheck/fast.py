@@ -57,9 +57,11 @@ from numpy.typing import NDArray
 from gradcheck.baseline import Baseline
 from gradcheck.estimates import Estimates
 from gradcheck.evaluation import Session
+from gradcheck.lockstep import Task, run, run_all
 from gradcheck.noise import NoiseProbe
 from gradcheck.one_sided import OneSided
 from gradcheck.pairs import Column, Pair, Target
+from gradcheck.points import Line, Points
 from gradcheck.refinement import Refinement
 from gradcheck.steps import Steps
 from gradcheck.tolerance import ANALYTIC_ROUNDING, SAFETY, ErrorModel, Verdict
@@ -148,13 +150,17 @@ class DirectionSteps(Steps):
     def one(self, i: int, h: float) -> tuple[float, float, float, float]:
         return h, -h, h, h
 
-    def value_at(self, i: int, point: float) -> FloatArray:
-        target = self.point + point * self.directions[i]
-        stored = target.copy()
-        for start, stop, dtype in self._dtypes:
-            stored[start:stop] = target[start:stop].astype(dtype)
-        values = self.session.at_point(stored, f"with the parameters moved along {self.label(i)}")
-        corrected: FloatArray = values + _dot(self.gradient, target - stored)
+    def values_task(self, i: int, points: list[float]) -> Task[FloatArray]:
+        where = f"with the parameters moved along {self.label(i)}"
+        line = Line(self.point, self.directions[i], where)
+        values = yield Points.along(line, np.array(points))
+        corrected = np.empty_like(values)
+        for j, t in enumerate(points):
+            target = line.at(t)
+            stored = target.copy()
+            for start, stop, dtype in self._dtypes:
+                stored[start:stop] = target[start:stop].astype(dtype)
+            corrected[:, j] = values[:, j] + _dot(self.gradient, target - stored)
         return corrected
 
     def label(self, i: int) -> str:
@@ -218,12 +224,14 @@ class _Probing:
         one_sided = OneSided(lines, -inf, inf, self.baseline.model.noise)
         refinement = Refinement(lines, one_sided, self.noise_probe, np.zeros_like(inf), pairs)
         step = self.step
-        columns = []
-        for k in range(directions.shape[0]):
+
+        def probe(k: int) -> Task[Column]:
             target = self.target(k, directions[k], step)
-            start = [lines.level(k, step, 2.0), lines.level(k, step, 1.0)]
-            columns.append(refinement.from_levels(target, start))
-        return columns
+            start = yield from lines.levels_task(k, step, [2.0, 1.0])
+            return (yield from refinement.from_levels_task(target, start))
+
+        # one search per direction, in lockstep where the session evaluates in batches
+        return run_all(self.session, [probe(k) for k in range(directions.shape[0])])
 
     def split(
         self, direction: FloatArray, step: float, truncation: FloatArray
@@ -353,8 +361,11 @@ class _Elements:
         b = self.baseline
         h = float(b.step[i])
         target = Target(i, h, b.start.f0, b.start.gradient[:, i], b.scale, b.model.column(i))
-        start = [self.steps.level(i, h, 2.0), self.steps.level(i, h, 1.0)]
-        return self.refinement.column(target, start)
+        return run(self.steps.session, self._column_task(target))
+
+    def _column_task(self, target: Target) -> Task[Column]:
+        start = yield from self.steps.levels_task(target.index, target.step, [2.0, 1.0])
+        return (yield from self.refinement.column_task(target, start))
 
 
 def _localise(

@@ -16,6 +16,8 @@ from numpy.typing import NDArray
 from gradcheck.differences import estimate_noise, extrapolation_gap
 from gradcheck.errors import ModelError
 from gradcheck.evaluation import Session
+from gradcheck.lockstep import Task, run
+from gradcheck.points import Line, Points
 
 __all__ = ["NOISE_BOUND", "NoiseProbe", "lattice_precision", "table_spacing"]
 
@@ -117,7 +119,8 @@ class NoiseProbe:
         ulp of f's own value, however small its scale (subnormal parameters).
         """
         self.seen = [f0]
-        measured = _fmax_known(self.across(f0), self._ecnoise(f0, g))
+        across = run(self.session, self.across_task(f0))
+        measured = _fmax_known(across, run(self.session, self._ecnoise_task(f0, g)))
         sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
         floor = np.maximum(self.precision() * self.f_scale(f0, g), 0.5 * np.spacing(np.abs(f0)))
         return np.maximum(NOISE_BOUND * sigma, floor)
@@ -150,7 +153,7 @@ class NoiseProbe:
         scale: FloatArray = np.maximum(np.abs(f0), step_change)
         return scale
 
-    def across(self, f0: FloatArray) -> FloatArray | None:
+    def across_task(self, f0: FloatArray) -> Task[FloatArray | None]:
         """ECnoise along one random direction that moves every coordinate at once.
 
         Rounding along one coordinate can be far below f's: the terms it moves may be
@@ -160,7 +163,7 @@ class NoiseProbe:
         """
         signs = self.rng.choice([-1.0, 1.0], size=self.x0.size)
         line = _Line(self, np.arange(self.x0.size), signs)
-        measured, _ = self._measure(line, f0, True)
+        measured, _ = yield from self._measure_task(line, f0, True)
         if line.reached:
             # f's change for a move of every coordinate by its own scale, from the farthest
             # point of each table (no coordinate moved by more than `relative` of its scale),
@@ -179,7 +182,7 @@ class NoiseProbe:
             )
         return measured
 
-    def _ecnoise(self, f0: FloatArray, g: FloatArray) -> FloatArray | None:
+    def _ecnoise_task(self, f0: FloatArray, g: FloatArray) -> Task[FloatArray | None]:
         """ECnoise per output, along coordinates that move it (by the analytic gradient).
 
         Coordinates are taken in one random order drawn from the seed alone: the analytic
@@ -199,21 +202,25 @@ class NoiseProbe:
                 break
             i = int(candidates[0])
             tried[i] = True
-            level, _ = self.along(i, f0, bool(np.any(g[:, i] != 0)))
+            level, _ = yield from self.along_task(i, f0, bool(np.any(g[:, i] != 0)))
             if level is not None:
                 noise = np.fmax(noise, level)
         return None if np.all(np.isnan(noise)) else noise
 
-    def along(self, i: int, f0: FloatArray, moves: bool) -> tuple[FloatArray | None, bool]:
+    def along_task(
+        self, i: int, f0: FloatArray, moves: bool
+    ) -> Task[tuple[FloatArray | None, bool]]:
         """ECnoise along coordinate i, and whether f is constant along it.
 
         ``moves`` says whether the analytic gradient says f changes along i: a table that
         is flat although it should not be has a spacing below what f resolves, so it is
         widened (never beyond ``NOISE_EXTENT``) instead of read as independence.
         """
-        return self._measure(_Line(self, np.array([i]), np.ones(1)), f0, moves)
+        return (yield from self._measure_task(_Line(self, np.array([i]), np.ones(1)), f0, moves))
 
-    def _measure(self, line: _Line, f0: FloatArray, moves: bool) -> tuple[FloatArray | None, bool]:
+    def _measure_task(
+        self, line: _Line, f0: FloatArray, moves: bool
+    ) -> Task[tuple[FloatArray | None, bool]]:
         """ECnoise along a line through x0, and whether f is constant along it.
 
         A table too fine for f is widened, one where f fails or is not finite brought
@@ -223,7 +230,7 @@ class NoiseProbe:
         """
         spacing = NOISE_SPACING
         for _ in range(NOISE_ATTEMPTS):
-            measured, tables = self._noise_at(line, spacing, f0)
+            measured, tables = yield from self._noise_at_task(line, spacing, f0)
             if measured is not None:
                 # only a level far above f's rounding can be aliasing: check it at finer
                 # spacings, 128 times finer each, while they are resolvable (noise shows at
@@ -240,7 +247,7 @@ class NoiseProbe:
                     # without the jump across x0: at a spacing the oscillation is barely
                     # resolved at, a parabola's extrapolation error is f's curvature
                     fine /= 128
-                    finer, finer_tables = self._noise_at(line, fine, f0, False)
+                    finer, finer_tables = yield from self._noise_at_task(line, fine, f0, False)
                 if fine == spacing:
                     return measured, False
                 if finer is not None:
@@ -271,9 +278,9 @@ class NoiseProbe:
             spacing *= 100.0 if flat or _too_fine(tables[0]) else 0.01
         return None, False
 
-    def _noise_at(
+    def _noise_at_task(
         self, line: _Line, spacing: float, f0: FloatArray, jumps: bool = True
-    ) -> tuple[FloatArray | None, list[FloatArray]]:
+    ) -> Task[tuple[FloatArray | None, list[FloatArray]]]:
         """ECnoise from tables at a relative spacing on each side of x0 along a line (where
         the bounds allow), with the rounding jump across x0 unless ``jumps`` is false.
 
@@ -288,9 +295,10 @@ class NoiseProbe:
             if not line.fits(side * NOISE_POINTS * step):
                 continue
             try:
-                table = np.stack([line.at(side * j * step) for j in range(1, NOISE_POINTS + 1)])
+                values = yield line.table(side, step)
             except ModelError:
                 continue
+            table = np.ascontiguousarray(values.T)  # (NOISE_POINTS, m)
             if np.all(np.isfinite(table)):
                 tables.append(table)
                 self.seen.append(table)
@@ -348,14 +356,17 @@ class _Line:
         inside = (self.probe.lower[self.index] <= point) & (point <= self.probe.upper[self.index])
         return bool(np.all(inside))
 
-    def at(self, offset: FloatArray) -> FloatArray:
-        """f at x0 + offset along the line."""
-        session = self.probe.session
+    def table(self, side: float, step: FloatArray) -> Points:
+        """The points ``x0 + side j step`` for j = 1 .. NOISE_POINTS."""
+        x0 = self.probe.x0
         if self.index.size == 1:
-            return session.at(int(self.index[0]), float(self.probe.x0[self.index[0]] + offset[0]))
-        point = self.probe.x0.copy()
-        point[self.index] += offset
-        return session.at_point(point, "at a point of the noise probe")
+            i = int(self.index[0])
+            points = [float(x0[i] + (side * j * step)[0]) for j in range(1, NOISE_POINTS + 1)]
+            return Points.coordinates(np.full(NOISE_POINTS, i), np.array(points))
+        direction = np.zeros_like(x0)
+        direction[self.index] = step
+        line = Line(x0, direction, "at a point of the noise probe")
+        return Points.along(line, np.array([side * j for j in range(1, NOISE_POINTS + 1)]))
 
 
 def _fmax_known(a: FloatArray | None, b: FloatArray | None) -> FloatArray | None:

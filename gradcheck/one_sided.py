@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gradcheck.differences import quadratic_slope, richardson_estimate, richardson_roundoff
+from gradcheck.lockstep import Task
 from gradcheck.pairs import Column, Level, Target
 from gradcheck.steps import Steps
 from gradcheck.tolerance import Verdict
@@ -26,7 +27,7 @@ MAX_SIDED_LEVELS = 10
 BOUND_MARGIN = 2.5
 """Central differences need this many steps of room to each bound (the screen uses 2h)."""
 
-Points = tuple[FloatArray, FloatArray, float, float]
+NearSide = tuple[FloatArray, FloatArray, float, float]
 """f at the two nearest points on one side of x0, and their signed offsets."""
 
 
@@ -78,9 +79,9 @@ class OneSided:
             minus[i], h_minus[i] = self.steps.toward(int(i), 2 * step, direction)
         return plus, minus, h_plus, h_minus
 
-    def column(self, target: Target, points: Points) -> Column:
+    def column_task(self, target: Target, points: NearSide) -> Task[Column]:
         """Verdicts from one side of x0, from f at the two nearest points there."""
-        estimate, err, settled = self._estimate(target.index, target.f0, *points)
+        estimate, err, settled = yield from self._estimate(target.index, target.f0, *points)
         codes, tol = target.verdicts(estimate, err)
         if not settled:  # never reached the asymptotic range: no verdict either way
             codes[:] = Verdict.INCONCLUSIVE
@@ -88,7 +89,7 @@ class OneSided:
         nan = np.full_like(target.analytic, np.nan)
         return Column(estimate, err, tol, codes, nan, nan)
 
-    def toward_defined_side(self, target: Target, level: Level) -> Column:
+    def toward_defined_side_task(self, target: Target, level: Level) -> Task[Column]:
         """One-sided verdicts where f is not finite on one side of a level (a domain edge
         inside the step: ``logit`` near 1, ``arccosh`` near 1)."""
         i, steps = target.index, self.steps
@@ -105,11 +106,13 @@ class OneSided:
         )
         near, a1 = steps.toward(i, step, direction)
         far, a2 = steps.toward(i, 2.0 * step, direction)
-        return self.column(target, (steps.value_at(i, near), steps.value_at(i, far), a1, a2))
+        values = yield from steps.values_task(i, [near, far])
+        sides = (values[:, 0].copy(), values[:, 1].copy(), a1, a2)
+        return (yield from self.column_task(target, sides))
 
     def _estimate(
         self, i: int, f0: FloatArray, f_near: FloatArray, f_far: FloatArray, a1: float, a2: float
-    ) -> tuple[FloatArray, FloatArray, bool]:
+    ) -> Task[tuple[FloatArray, FloatArray, bool]]:
         """Second-order one-sided estimate, its error, and whether it settled.
 
         Parabolas through f0 and the points at s, 2s, 4s, 8s give slopes D(s), D(2s),
@@ -121,16 +124,22 @@ class OneSided:
             return nan, nan, False
         direction = 1.0 if a1 > 0 else -1.0
         known = {abs(a1): f_near, abs(a2): f_far}
-
-        def at(offset: float) -> tuple[float, FloatArray]:
-            point, signed = self.steps.toward(i, offset, direction)
-            if abs(signed) not in known:
-                known[abs(signed)] = self.steps.value_at(i, point)
-            return signed, known[abs(signed)]
-
         s = abs(a1)
         for _ in range(MAX_SIDED_LEVELS):
-            (b1, f1), (b2, f2), (b4, f4), (b8, f8) = (at(k * s) for k in (1.0, 2.0, 4.0, 8.0))
+            # the points at s, 2s, 4s and 8s on the side with room; those not known yet
+            # are asked for together, nearest first
+            towards = [self.steps.toward(i, k * s, direction) for k in (1.0, 2.0, 4.0, 8.0)]
+            missing: dict[float, float] = {}
+            for point, signed in towards:
+                if abs(signed) not in known:
+                    missing.setdefault(abs(signed), point)
+            if missing:
+                values = yield from self.steps.values_task(i, list(missing.values()))
+                for j, distance in enumerate(missing):
+                    known[distance] = values[:, j].copy()
+            (b1, f1), (b2, f2), (b4, f4), (b8, f8) = (
+                (signed, known[abs(signed)]) for _, signed in towards
+            )
             d1, w1 = quadratic_slope(f0, f1, f2, b1, b2)
             d2, w2 = quadratic_slope(f0, f2, f4, b2, b4)
             d4, w4 = quadratic_slope(f0, f4, f8, b4, b8)

@@ -187,12 +187,25 @@ class Problem:
         ``index[j]`` set to ``values[j]``, as an array of shape ``(k,) + output_shape``.
         It must leave the storage as it found it. When given, the engine uses it instead
         of one ``value()`` call per point.
+    stacked_value : callable (points) -> array, optional
+        f itself evaluated on a stack of points, for an f written to take one: given
+        ``points`` (float64, shape (k, n), each element representable in its parameter's
+        dtype), return f at each row, shape ``(k,) + output_shape``. The engine calls it
+        only when asked to (``check(..., vectorized=True)``), and then for every
+        evaluation of f, the start point included (as a stack of one).
     restore : callable () -> None, optional
         Undoes whatever the backend changed in the user's objects. Called once when the
         check ends, also when it fails or is interrupted.
     notes : sequence of str, optional
         Facts the backend wants in the report, e.g. "checked on a float64 copy". Facts
         learnt during the check are added with :meth:`note`.
+
+    Attributes
+    ----------
+    recipe : callable () -> Problem, or None
+        How to build this problem again in another process, for ``executor=``: a
+        picklable callable that returns an equal problem (same parameters and values).
+        :func:`gradcheck.check` sets it; None for a problem built by hand.
 
     Examples
     --------
@@ -217,6 +230,7 @@ class Problem:
         dtype: np.dtype[Any] | type[np.floating[Any]] | None = None,
         complex_value: Callable[[NDArray[np.complex128]], object] | None = None,
         perturbed_values: Callable[[NDArray[np.int64], NDArray[np.float64]], object] | None = None,
+        stacked_value: Callable[[NDArray[np.float64]], object] | None = None,
         restore: Callable[[], None] | None = None,
         notes: Sequence[str] = (),
     ) -> None:
@@ -238,6 +252,8 @@ class Problem:
         )
         self.complex_value = complex_value
         self.perturbed_values = perturbed_values
+        self.stacked_value = stacked_value
+        self.recipe: Callable[[], Problem] | None = None
         self._restore = restore
         self.random = False
         self.notes: list[str] = []

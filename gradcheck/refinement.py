@@ -5,7 +5,7 @@ is not smooth between its steps, or agrees only within a truncation error a fine
 would shrink, is refined here with pairs at h/4, h/16, ..., each with its convergence
 order measured from the three latest levels. The decision table is
 :meth:`Refinement.from_levels`'s docstring; what follows it (a closer look on the element's
-own scale, the noise along its own coordinate) is :meth:`Refinement.column`'s.
+own scale, the noise along its own coordinate) is :meth:`Refinement.column_task`'s.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
+from gradcheck.lockstep import Task, run
 from gradcheck.noise import NOISE_BOUND, NoiseProbe
 from gradcheck.one_sided import OneSided, one_side_undefined
 from gradcheck.pairs import (
@@ -82,7 +83,7 @@ class Refinement:
         self.local_step = local_step
         self.pairs = pairs
 
-    def column(self, target: Target, start: list[Level]) -> Column:
+    def column_task(self, target: Target, start: list[Level]) -> Task[Column]:
         """Numeric, error, tolerance, verdict, left and right derivative for one element,
         from the screen's levels ``start`` (steps 2h and h).
 
@@ -96,15 +97,15 @@ class Refinement:
         along its own coordinate.
         """
         i, h, model = target.index, target.step, target.model
-        column = self.from_levels(target, start)
+        column = yield from self.from_levels_task(target, start)
         local = float(self.local_step[i])
         # not ok, or ok only within an error far above the round-off a step on the
         # element's own scale would have (the steps ran out while truncation dominated)
         blunt = column.error > 4.0 * model.noise / local if local > 0 else False
         doubtful = (column.verdicts != Verdict.OK) | blunt
         if np.any(doubtful) and local < h / 16:
-            near = [self.steps.level(i, local, 2.0), self.steps.level(i, local, 1.0)]
-            closer = self.from_levels(replace(target, step=local), near)
+            near = yield from self.steps.levels_task(i, local, [2.0, 1.0])
+            closer = yield from self.from_levels_task(replace(target, step=local), near)
             decisive = not np.any(closer.verdicts == Verdict.INCONCLUSIVE)
             undecided = bool(np.any(column.verdicts == Verdict.INCONCLUSIVE))
             sharper = bool(np.all(closer.error <= column.error))
@@ -115,15 +116,19 @@ class Refinement:
         if np.any(mismatch & (gap < NOISE_RECHECK * column.tolerance)):
             # Round-off depends on the terms a coordinate moves: measure it along this one
             # before calling a close gap a mismatch.
-            level, _ = self.noise_probe.along(i, target.f0, True)
+            level, _ = yield from self.noise_probe.along_task(i, target.f0, True)
             # two ECnoise estimates of the same noise differ by up to NOISE_SPREAD: only a
             # level beyond that is this coordinate's own, larger round-off
             if level is not None and np.any(NOISE_BOUND * level > NOISE_SPREAD * model.noise):
                 local_noise = np.maximum(model.noise, NOISE_BOUND * level)
-                return self.from_levels(target.with_noise(local_noise), start)
+                return (yield from self.from_levels_task(target.with_noise(local_noise), start))
         return column
 
     def from_levels(self, target: Target, start: list[Level]) -> Column:
+        """:meth:`from_levels_task`, its evaluations made now."""
+        return run(self.steps.session, self.from_levels_task(target, start))
+
+    def from_levels_task(self, target: Target, start: list[Level]) -> Task[Column]:
         """Refine one element from the levels ``start`` (steps 2h and h) to a verdict.
 
         Levels 2h, h, h/4, h/16, ... are taken in Richardson pairs, each with its
@@ -158,7 +163,7 @@ class Refinement:
             coarse, fine = levels[-2], levels[-1]
             for level in (coarse, fine):
                 if one_side_undefined(level):
-                    return self.one_sided.toward_defined_side(target, level)
+                    return (yield from self.one_sided.toward_defined_side_task(target, level))
             order, converging = (
                 convergence_order(levels[-3:], model) if len(levels) >= 3 else (2.0, True)
             )
@@ -194,7 +199,7 @@ class Refinement:
                     gap = np.abs(g - pair.estimate)
                     if np.any(SAFETY * 4 * pair.rho_fine >= gap):
                         # a finer pair could not resolve the gap
-                        return self._confirm_shifted(target, chain[0])
+                        return (yield from self._confirm_shifted(target, chain[0]))
                 elif not np.any(pair.truncation > pair.roundoff) and len(chain) >= self.pairs:
                     return decided  # finer pairs only add round-off
             else:
@@ -216,26 +221,26 @@ class Refinement:
                 break  # finer steps only add round-off
             if len(levels) >= MAX_LEVELS:
                 break
-            levels.append(self.steps.level(target.index, target.step, fine.mult / 4.0))
+            finer = yield from self.steps.levels_task(target.index, target.step, [fine.mult / 4.0])
+            levels.extend(finer)
         if not chain:
             return _unsettled(target, levels)
         decided = sharpest([p.column for p, _, _ in chain])
         if len(chain) == 1 and np.any(decided.verdicts == Verdict.MISMATCH):
-            return self._confirm_shifted(target, chain[0])
+            return (yield from self._confirm_shifted(target, chain[0]))
         return decided
 
-    def _confirm_shifted(self, target: Target, found: Found) -> Column:
+    def _confirm_shifted(self, target: Target, found: Found) -> Task[Column]:
         """A mismatch from one pair, confirmed (or not) by the same steps shifted by
         ``SHIFT``, whose round-off is independent of the first pair's: where the shifted
         pair resolves the gap too, the sharper of the two decides; where it does not (or
         disagrees beyond both errors), their disagreement joins the error."""
         pair, coarse, fine = found
         i, h = target.index, target.step
-        shifted = Pair(
-            self.steps.level(i, h, coarse.mult * SHIFT),
-            self.steps.level(i, h, fine.mult * SHIFT),
-            target,
+        shifted_coarse, shifted_fine = yield from self.steps.levels_task(
+            i, h, [coarse.mult * SHIFT, fine.mult * SHIFT]
         )
+        shifted = Pair(shifted_coarse, shifted_fine, target)
         if not shifted.smooth:  # unconfirmed either way
             return pair.column._replace(
                 verdicts=np.full_like(pair.column.verdicts, Verdict.INCONCLUSIVE),

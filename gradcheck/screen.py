@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from gradcheck.baseline import Baseline
 from gradcheck.estimates import Estimates
 from gradcheck.evaluation import Session
+from gradcheck.lockstep import run_all
 from gradcheck.noise import NoiseProbe
 from gradcheck.one_sided import BOUND_MARGIN, OneSided
 from gradcheck.pairs import Level, PairNumbers, Target
@@ -76,16 +77,26 @@ def screen_and_refine(
     def target(i: int) -> Target:
         return Target(i, float(h[i]), f0, g[:, i], baseline.scale, model.column(i))
 
-    for i in np.flatnonzero(sided).tolist():
-        column = one_sided.column(target(i), (f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]))
-        estimates.store(i, column)
     refinement = Refinement(steps, one_sided, noise_probe, baseline.local_step, pairs)
-    for i in np.flatnonzero(refine.any(axis=0)).tolist():
-        start_levels = [
-            Level(2.0, f_plus2[:, i], f_minus2[:, i], h_plus2[i], h_minus2[i]),
-            Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]),
-        ]
-        estimates.store(i, refinement.column(target(i), start_levels))
+    # the elements next to a bound, then those to refine: one search each, run in
+    # lockstep where the session evaluates points in batches
+    bounded = np.flatnonzero(sided).tolist()
+    refined = np.flatnonzero(refine.any(axis=0)).tolist()
+    searches = [
+        one_sided.column_task(target(i), (f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]))
+        for i in bounded
+    ] + [
+        refinement.column_task(
+            target(i),
+            [
+                Level(2.0, f_plus2[:, i], f_minus2[:, i], h_plus2[i], h_minus2[i]),
+                Level(1.0, f_plus[:, i], f_minus[:, i], h_plus[i], h_minus[i]),
+            ],
+        )
+        for i in refined
+    ]
+    for i, column in zip(bounded + refined, run_all(session, searches), strict=True):
+        estimates.store(i, column)
     _note_unchanged(session, f0, fine, estimates)
     return estimates
 

@@ -12,7 +12,9 @@ from numpy.typing import NDArray
 
 from gradcheck.differences import representable_steps
 from gradcheck.evaluation import Session
+from gradcheck.lockstep import Task, run
 from gradcheck.pairs import Level
+from gradcheck.points import Points
 
 __all__ = ["Steps"]
 
@@ -23,8 +25,10 @@ class Steps:
     """Representable points ``x0 ± h`` per element, and f at them along one coordinate.
 
     Refinement sees f only through lines: line ``i`` starts at ``x0[i]``, and
-    :meth:`value_at` gives f at a point on it. Here the lines are the coordinate axes;
-    fast mode's lines are random directions (:class:`gradcheck.fast.DirectionSteps`).
+    :meth:`values_task` asks for f at points on it (a :data:`~gradcheck.lockstep.Task`, so
+    that many lines' points can be evaluated as one batch); :meth:`value_at` evaluates one
+    at once. Here the lines are the coordinate axes; fast mode's lines are random
+    directions (:class:`gradcheck.fast.DirectionSteps`).
 
     Parameters
     ----------
@@ -63,15 +67,31 @@ class Steps:
         plus, minus, h_plus, h_minus = self.one(i, h)
         return (plus, h_plus) if direction > 0 else (minus, -h_minus)
 
+    def values_task(self, i: int, points: list[float]) -> Task[FloatArray]:
+        """f at each point on line i, shape (m, len(points)): here, element i set to it."""
+        values: FloatArray = yield Points.coordinates(np.full(len(points), i), np.array(points))
+        return values
+
     def value_at(self, i: int, point: float) -> FloatArray:
-        """f at ``point`` on line i: here, with element i set to it."""
-        return self.session.at(i, point)
+        """f at ``point`` on line i, evaluated now."""
+        values = run(self.session, self.values_task(i, [point]))
+        return values[:, 0].copy()
 
     def label(self, i: int) -> str:
         """Line i's name in a message: the element's, e.g. ``W1[3, 2]``."""
         return self.session.label(i)
 
+    def levels_task(self, i: int, h: float, mults: list[float]) -> Task[list[Level]]:
+        """f at ``x0 ± mult h`` along line i for each mult: two evaluations per level, all
+        asked for together (plus, then minus, level by level)."""
+        steps = [self.one(i, h * mult) for mult in mults]
+        points = [x for plus, minus, _, _ in steps for x in (plus, minus)]
+        values = yield from self.values_task(i, points)
+        return [
+            Level(mult, values[:, 2 * k].copy(), values[:, 2 * k + 1].copy(), hp, hm)
+            for k, (mult, (_, _, hp, hm)) in enumerate(zip(mults, steps, strict=True))
+        ]
+
     def level(self, i: int, h: float, mult: float) -> Level:
-        """f at ``x0 ± mult h`` along line i: two evaluations."""
-        plus, minus, hp, hm = self.one(i, h * mult)
-        return Level(mult, self.value_at(i, plus), self.value_at(i, minus), hp, hm)
+        """f at ``x0 ± mult h`` along line i, evaluated now: two evaluations."""
+        return run(self.session, self.levels_task(i, h, [mult]))[0]

@@ -3,7 +3,9 @@
 Shared by the pure-Python and NumPy backends, which differ only in the parameters they
 accept. The user's parameters are copied into storage once (they are never written);
 ``f`` receives a fresh structure of the user's types around that storage at every call:
-arrays as views, numbers as Python floats (see :mod:`gradcheck.tree`).
+arrays as views, numbers as Python floats (see :mod:`gradcheck.tree`). Where the
+parameters are one array x, the problem can also call f on a stack of points, shape
+``(k, *x.shape)``, for ``check(..., vectorized=True)``.
 """
 
 from __future__ import annotations
@@ -120,5 +122,19 @@ def function_problem(
         backend=backend,
         output_shape=None,
         complex_value=complex_value,
+        stacked_value=_stack_caller(f, tree) if isinstance(params, np.ndarray) else None,
     )
     return problem
+
+
+def _stack_caller(
+    f: Callable[..., Any], tree: ParameterTree
+) -> Callable[[NDArray[np.float64]], object]:
+    """f called on a stack of points, shape (k, *x.shape) in x's dtype: params one array."""
+    (parameter,) = tree.parameters
+
+    def stacked_value(points: NDArray[np.float64]) -> object:
+        stack = points.astype(parameter.values.dtype)  # a new array for every call
+        return f(stack.reshape(points.shape[0], *parameter.shape))
+
+    return stacked_value

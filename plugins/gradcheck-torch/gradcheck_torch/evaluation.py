@@ -18,8 +18,10 @@ with groups and dilation: about 5x slower per point on a CPU). With ``batch=True
 first call times vmap on its first :data:`PROBE_POINTS` points (after a one-point call
 that pays vmap's one-time costs) against the same points one at a time, stopping the
 latter as soon as it has taken longer, and keeps the faster path for the rest of the
-check. Both paths compute f at the same points, so only the time changes (and the
-rounding of batched kernels, which the error model covers, as for ``batch=False``).
+check; on the CPU, batches smaller than that (a noise table, a refinement level) are
+evaluated one at a time until a batch large enough to time arrives (the first sweep).
+Both paths compute f at the same points, so only the time changes (and the rounding of
+batched kernels, which the error model covers, as for ``batch=False``).
 """
 
 from __future__ import annotations
@@ -167,6 +169,10 @@ class Evaluator:
     ) -> NDArray[np.float64]:
         """The objective at ``k`` points, point j having flat element ``index[j] = values[j]``."""
         if self.batched is None:
+            if self.device.type == "cpu" and index.size < min(PROBE_POINTS, 2 * self.offsets[-1]):
+                # too few points to time vmap against one at a time fairly (a noise table,
+                # a refinement level): those go one at a time until a larger batch decides
+                return self._one_at_a_time(index, values)
             return self._faster_path(index, values)
         if self.batched:
             try:
