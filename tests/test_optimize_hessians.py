@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import scipy.optimize
 from numpy.typing import NDArray
 from scipy.optimize import rosen, rosen_der, rosen_hess, rosen_hess_prod
 
+import gradcheck
 from gradcheck import CheckOptions, Verdict
 from gradcheck import optimize as go
 
@@ -197,3 +200,30 @@ def test_hessp_that_drops_a_term_is_caught_at_x0(method: str) -> None:
     error = info.value
     assert (error.subject, error.evaluation) == ("hessp", 0)
     assert {e.output[0] for e in error.report.elements(Verdict.MISMATCH)} == {0, 1, 2, 3}
+
+
+# -- the costs the README quotes -------------------------------------------------------
+
+
+def test_costs_quoted_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("What the checks cost") : readme.index("### statsmodels")]
+    prose = " ".join(section.split())
+
+    def at_x0(n: int, **options: Any) -> gradcheck.Report:
+        x0 = np.resize(X0, n)
+        return gradcheck.check(rosen_der, x0, seed=0, **options)
+
+    full = [at_x0(n, hess=rosen_hess).metadata.function_evaluations for n in (2, 100, 1000)]
+    assert f"at x0: {full[0]} calls of `jac` at n = 2, {full[1]} at n = 100, " in prose
+    assert f"{full[2]:,} at n = 1,000" in prose
+    assert all(4 * n <= calls <= 6 * n + 45 for n, calls in zip((2, 100, 1000), full, strict=True))
+    fast = at_x0(1000, hess=rosen_hess, mode="fast").metadata.function_evaluations
+    assert f"({fast} calls of `jac` at n = 1,000" in prose
+    plain = scipy.optimize.minimize(
+        rosen, np.resize(X0, 1000), jac=rosen_der, hess=rosen_hess, method="Newton-CG"
+    )
+    assert f"makes {plain.njev + plain.nhev} calls of `jac` and `hess`" in prose
+    for n in (2, 1000):
+        products = at_x0(n, hessp=rosen_hess_prod)
+        assert f"takes {products.metadata.function_evaluations} calls of `jac` and 4 of" in prose
