@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, Unpack, overload
 
-from gradcheck import engine, plugins
+from gradcheck import engine
 from gradcheck.errors import GradientMismatch, InvalidArgument
 from gradcheck.options import (
     OPTION_DEFAULTS,
@@ -17,6 +18,7 @@ from gradcheck.options import (
     ModeName,
     Options,
 )
+from gradcheck.recipe import Recipe
 from gradcheck.report import Report
 from gradcheck.second_order import second_order_problem
 
@@ -41,6 +43,8 @@ def check(
     probes: int = OPTION_DEFAULTS["probes"],
     taylor: bool = OPTION_DEFAULTS["taylor"],
     self_test: bool = OPTION_DEFAULTS["self_test"],
+    vectorized: bool = OPTION_DEFAULTS["vectorized"],
+    executor: Executor | None = OPTION_DEFAULTS["executor"],
     hess: Callable[..., Any] | None = None,
     hessp: Callable[..., Any] | None = None,
     **backend_options: object,
@@ -109,6 +113,19 @@ def check(
     self_test : bool, default False
         Also plant an error of twice ``detectable`` at a random ok element, check the
         planted gradient the same way, and fail the report if it is missed.
+    vectorized : bool, default False
+        ``f`` takes a stack of points and returns one value per point: for parameters
+        ``x`` (one NumPy array), ``f(X)`` receives ``X`` of shape ``(k, *x.shape)`` and
+        returns shape ``(k,)``, or ``(k, m)`` for m outputs. Every evaluation of f goes
+        through it, on stacks sized to the cache (:mod:`gradcheck.stacks`); the gradient
+        function is still called with ``x`` alone.
+    executor : concurrent.futures.Executor, optional
+        Spread the evaluations of f over its workers: a ``ProcessPoolExecutor``, or a
+        dask.distributed cluster's ``Client.get_executor()`` (``pip install
+        gradcheck[dask]``). Each worker builds its own copy of the problem, so f, the
+        gradient and the parameters must be picklable (by cloudpickle for dask); the
+        verdicts are those of a check in one process (:mod:`gradcheck.fan_out`). The
+        executor is left running: shut it down yourself.
     hess : callable, optional
         ``hess(x)`` returns the Hessian, shape (n, n) (or sparse, or a LinearOperator):
         ``check(grad, x, hess=H)`` checks it as the Jacobian of the gradient function
@@ -171,15 +188,17 @@ def check(
         probes=probes,
         taylor=taylor,
         self_test=self_test,
+        vectorized=vectorized,
+        executor=executor,
     )
     if hess is not None or hessp is not None:
         problem, options = second_order_problem(
             obj, args, (grad, value_and_grad), hess, hessp, options, backend_options
         )
         return engine.run(problem, options)
-    problem = plugins.adapt(
-        obj, args, grad, value_and_grad, {**backend_options, "reseed": options.reseed}
-    )
+    recipe = Recipe(obj, args, grad, value_and_grad, {**backend_options, "reseed": options.reseed})
+    problem = recipe()
+    problem.recipe = recipe  # how a worker builds its own copy (executor=)
     return engine.run(problem, options)
 
 

@@ -78,7 +78,9 @@ def run(problem: Problem, options: Options) -> Report:
         if options.seed is not None
         else int(np.random.SeedSequence().generate_state(1)[0])
     )
-    session = Session(problem, reseed=options.reseed)
+    session = Session(
+        problem, reseed=options.reseed, vectorized=options.vectorized, executor=options.executor
+    )
     try:
         # the engine's own arithmetic meets inf and NaN from f on purpose (a pole, a
         # domain edge); f itself runs under the caller's settings (Session.value)

@@ -103,9 +103,11 @@ class FanOut:
             )
         if problem.recipe is None:
             raise InvalidArgument(
-                "executor=: this problem was built by hand, with no recipe its workers "
-                "could build their copies from: set problem.recipe to a picklable "
-                "callable returning an equal Problem, or check through gradcheck.check"
+                f"executor=: this {problem.backend} problem has no recipe its workers could "
+                "build their copies from (gradcheck.check sets one for what a backend "
+                "takes; a problem built by hand and a check of second derivatives have "
+                "none): set problem.recipe to a picklable callable returning an equal "
+                "Problem, or run without executor="
             )
         self.executor = executor
         self.reseed = reseed

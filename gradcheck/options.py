@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from typing import Any, Final, Literal, TypedDict, cast
@@ -102,6 +103,8 @@ class CheckOptions(TypedDict, total=False):
     probes: int
     taylor: bool
     self_test: bool
+    vectorized: bool
+    executor: Executor | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,12 @@ class Options:
     self_test : bool
         Also plant an error of twice ``detectable`` at a random ok element and check the
         planted gradient the same way (:mod:`gradcheck.self_test`).
+    vectorized : bool
+        f takes a stack of points, shape (k, *x.shape), and returns k values: the engine
+        evaluates it on cache-sized stacks (:mod:`gradcheck.stacks`).
+    executor : concurrent.futures.Executor or None
+        Spread the evaluations over its workers (:mod:`gradcheck.fan_out`); the verdicts
+        are those of one process.
     """
 
     method: Method = Method.CENTRAL
@@ -155,6 +164,8 @@ class Options:
     probes: int = 4
     taylor: bool = False
     self_test: bool = False
+    vectorized: bool = False
+    executor: Executor | None = None
 
     def __post_init__(self) -> None:
         for name, kind in (("method", Method), ("mode", Mode)):
@@ -183,11 +194,16 @@ class Options:
             raise InvalidArgument(f"seed={self.seed!r}: expected a non-negative integer")
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
-        for name in ("strict", "reseed", "taylor", "self_test"):
+        for name in ("strict", "reseed", "taylor", "self_test", "vectorized"):
             value = getattr(self, name)
             if not isinstance(value, bool | np.bool_):
                 raise InvalidArgument(f"{name}={value!r:.40}: expected True or False")
             object.__setattr__(self, name, bool(value))
+        if self.executor is not None and not isinstance(self.executor, Executor):
+            raise InvalidArgument(
+                f"executor={self.executor!r:.60}: expected a concurrent.futures.Executor, "
+                "e.g. ProcessPoolExecutor(2), or a dask Client's get_executor()"
+            )
         if self.bounds is not None and (
             not isinstance(self.bounds, tuple | list) or len(self.bounds) != 2
         ):
@@ -250,6 +266,10 @@ OPTION_HELP: Final[Mapping[str, str]] = {
     "first-order expansion must fall as h^2 (slope 1: the gradient is wrong)",
     "self_test": "Also plant an error of twice what the check promises to catch at a random "
     "element, check again, and fail if it is missed",
+    "vectorized": "f takes a stack of points, shape (k, *x.shape), and returns k values: "
+    "evaluated on cache-sized stacks",
+    "executor": "A concurrent.futures.Executor (a process pool, a dask Client's "
+    "get_executor()) whose workers evaluate f; the verdicts are those of one process",
 }
 """One line of help for each option, without its default (see :func:`describe`)."""
 
