@@ -272,3 +272,8 @@ def test_a_case_may_carry_hess_and_hessp(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "3 cases: 3 passed" in result.output
     assert "f[0] / x[1]" in result.output
+    optimized = CliRunner().invoke(app, ["run", str(model), "--seed", "0", "--optimize"])
+    assert optimized.exit_code == 0, optimized.output
+    assert "not cross-checked: hessian: a case with hess= or hessp= checks a gradient" in (
+        " ".join(optimized.output.split())
+    )

@@ -229,6 +229,11 @@ def cross_check_case(case: Case, **kwargs: Any) -> CrossCheck:
     (True, array([2., 2., 2., 2.]))
     """
     name = case.name or getattr(case.obj, "__name__", "the case")
+    if case.kwargs.get("hess") is not None or case.kwargs.get("hessp") is not None:
+        raise InvalidArgument(
+            f"{name}: a case with hess= or hessp= checks a gradient function, and there is "
+            "no objective beside it to minimize"
+        )
     grad = case.kwargs.get("grad")
     value_and_grad = case.kwargs.get("value_and_grad")
     if not callable(case.obj) or len(case.args) != 1 or (grad is None) == (value_and_grad is None):
