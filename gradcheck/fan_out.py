@@ -187,18 +187,19 @@ def _pickled(recipe: Callable[[], Problem], executor: Executor) -> bytes:
         return dumps(recipe)
     except Exception as exc:
         name, part, error = _unpicklable_part(recipe, dumps, exc)
+        what = name if callable(part) else f"{name} ({type(part).__name__})"
+        qualname = str(getattr(part, "__qualname__", ""))
+        hint = (
+            "Define it with def at the top level of a module (a lambda, or a function "
+            "defined inside another, cannot be pickled by reference; dask's executor "
+            "pickles those too)"
+            if "<lambda>" in qualname or "<locals>" in qualname
+            else "Everything it holds must be picklable: open files, locks and connections "
+            "are not; create them inside f instead"
+        )
         raise InvalidArgument(
-            f"executor=: {name} cannot be sent to the workers ({type(part).__name__} "
-            f"{part!r:.60}: {type(error).__name__}: {error}). Each worker receives f, the "
-            "gradient and the parameters by pickling: "
-            + (
-                "define functions with def at the top level of a module (a lambda or a "
-                "function defined inside another cannot be pickled by reference), "
-                if callable(part)
-                else ""
-            )
-            + "open files and connections inside f rather than passing them, or run "
-            "without executor="
+            f"executor=: {what} cannot be pickled, so it cannot be sent to the workers "
+            f"({type(error).__name__}: {error}). {hint}, or run without executor="
         ) from exc
 
 
@@ -242,11 +243,15 @@ def _translated(
     assert exc is not None  # only failed futures are translated
     if isinstance(exc, GradcheckError):
         return exc  # f raised in the worker: the ModelError names the point, as in one process
-    names = [session.point_name(points, j) for j in range(start, stop)]
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    chunk = points.take(start, stop)
+    moved = list(dict.fromkeys(session.label(int(i)) for i in chunk.index[chunk.index >= 0]))
+    more = f" and {len(moved) - 4} more" if len(moved) > 4 else ""
+    places = [f"with {', '.join(moved[:4])}{more} moved"] if moved else []
+    places += dict.fromkeys(line.where for line in chunk.lines)
+    shown = f"{' and '.join(places)} ({chunk.size} points)"
     lost = WorkerLost(
-        f"a worker died, or the executor failed, while evaluating f {shown} "
-        f"({type(exc).__name__}: {exc}). The parameters in this process are untouched. A "
+        f"a worker died, or the executor failed, while evaluating f {shown}: "
+        f"{type(exc).__name__}: {exc} The parameters in this process are untouched. A "
         "worker dies when f crashes its process (a segfault, os._exit, running out of "
         "memory): run without executor= to see f fail here"
     )

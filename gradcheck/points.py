@@ -129,15 +129,11 @@ class Points:
             self.values[start:stop],
             self.line[start:stop],
         )
-        used = np.unique(line[line >= 0])
-        renumber = np.full(len(self.lines), ON_A_LINE)
-        renumber[used] = np.arange(used.size)
-        return Points(
-            index,
-            values,
-            np.where(line >= 0, renumber[line], ON_A_LINE),
-            tuple(self.lines[int(k)] for k in used),
-        )
+        on_a_line = line >= 0
+        used = np.unique(line[on_a_line])
+        renumbered = np.full(line.shape, ON_A_LINE)
+        renumbered[on_a_line] = np.searchsorted(used, line[on_a_line])
+        return Points(index, values, renumbered, tuple(self.lines[int(k)] for k in used))
 
     def rows(self, x0: FloatArray, start: int, stop: int) -> FloatArray:
         """Points ``start`` to ``stop - 1`` written out: shape (stop - start, n), float64."""
