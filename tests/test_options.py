@@ -33,7 +33,7 @@ def test_check_takes_exactly_the_options_listed_with_their_defaults() -> None:
     keyword_only = {
         name: p.default
         for name, p in parameters.items()
-        if p.kind is p.KEYWORD_ONLY and name not in ("grad", "value_and_grad")
+        if p.kind is p.KEYWORD_ONLY and name not in ("grad", "value_and_grad", "hess", "hessp")
     }
     assert keyword_only == OPTION_DEFAULTS
     assert set(get_type_hints(CheckOptions)) == set(OPTION_DEFAULTS) == set(OPTION_HELP)
