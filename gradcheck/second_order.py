@@ -54,7 +54,7 @@ def second_order_problem(
     ------
     InvalidArgument
         When both or neither of ``hess`` and ``hessp`` are callables, when ``grad=`` or
-        ``value_and_grad=`` is given too, or (``hessp``) the parameters are not one array.
+        ``value_and_grad=`` is given too, or when the parameters are not one array.
     """
     _require_one_second_derivative(grad, given, hess, hessp)
     if hessp is not None:
@@ -101,7 +101,7 @@ def dense_hessian(value: object, n: int) -> FloatArray:
     """
     if hasattr(value, "toarray"):  # scipy.sparse
         value = value.toarray()
-    elif hasattr(value, "matmat") and not isinstance(value, np.ndarray):  # a LinearOperator
+    elif hasattr(value, "matmat"):  # a LinearOperator
         value = value.matmat(np.eye(n))
     try:
         dense = np.asarray(value, dtype=np.float64)
