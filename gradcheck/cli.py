@@ -39,6 +39,7 @@ from gradcheck.table import (
     outcome_style,
     verdict_text,
 )
+from gradcheck.worker_pool import SCHEDULER_HELP, WORKERS_HELP, WorkerPool
 
 __all__ = ["ExitCode", "app"]
 
@@ -204,6 +205,8 @@ def run(
         bool, typer.Option("--self-test", help=f"{OPTION_HELP['self_test']}.")
     ] = False,
     strict: Annotated[bool, typer.Option("--strict", help=f"{OPTION_HELP['strict']}.")] = False,
+    workers: Annotated[int | None, typer.Option(min=1, help=f"{WORKERS_HELP}.")] = None,
+    scheduler: Annotated[str | None, typer.Option(help=f"{SCHEDULER_HELP}.")] = None,
     optimize: Annotated[
         bool,
         typer.Option(
@@ -266,9 +269,15 @@ def run(
             show_traceback,
         )
 
+    try:
+        pool = WorkerPool(workers, scheduler)  # shut down when the cases are checked
+    except gradcheck.InvalidArgument as exc:
+        _usage_error(err, str(exc))
+    if pool.executor is not None:
+        options["executor"] = pool.executor
     results: list[CaseResult] = []
     interrupted = False
-    with CaseProgress(err, len(selected)) as progress:
+    with pool, CaseProgress(err, len(selected)) as progress:
         for item in selected:
             try:
                 with progress.running(item.name):

@@ -12,9 +12,11 @@ verdicts. The parent's own objects are never touched by a worker.
 
 Any :class:`concurrent.futures.Executor` will do: a ``ProcessPoolExecutor`` on one
 machine, or a dask.distributed cluster through ``Client.get_executor()`` (the
-``gradcheck[dask]`` extra), whose workers receive the recipe through cloudpickle (so a
-lambda is fine there). A ``ThreadPoolExecutor`` works too, but f's global random
-generators are then shared between threads.
+``gradcheck[dask]`` extra). The recipe is pickled by cloudpickle where it is installed
+(gradcheck[dask] installs it), so that lambdas, closures and functions of the user's own
+modules travel by value; by pickle otherwise, which sends functions by name. A
+``ThreadPoolExecutor`` works too, but f's global random generators are then shared
+between threads.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
+import sys
 import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -112,7 +117,7 @@ class FanOut:
         self.executor = executor
         self.reseed = reseed
         self.vectorized = vectorized
-        self.recipe = _pickled(problem.recipe, executor)
+        self.recipe = _pickled(problem.recipe)
         self.token = uuid.uuid4().hex
         self.workers = worker_count(executor)
 
@@ -177,12 +182,20 @@ def _chunks(k: int, parts: int) -> list[tuple[int, int]]:
     return list(zip([0, *stops[:-1]], stops, strict=True))
 
 
-def _pickled(recipe: Callable[[], Problem], executor: Executor) -> bytes:
-    """The recipe as bytes, by the pickler the executor's workers read (cloudpickle for
-    dask); an unpicklable part is named."""
-    dumps: Callable[[object], bytes] = pickle.dumps
-    if type(executor).__module__.startswith("distributed"):
-        dumps = importlib.import_module("cloudpickle").dumps  # dask's pickler, installed with it
+def _pickled(recipe: Callable[[], Problem]) -> bytes:
+    """The recipe as bytes: by cloudpickle where it is installed (it comes with dask), so
+    that lambdas, closures and the user's own modules travel by value, else by pickle.
+    An unpicklable part is named."""
+    try:
+        cloudpickle: Any = importlib.import_module("cloudpickle")
+    except ImportError:
+        cloudpickle = None
+    dumps: Callable[[object], bytes] = pickle.dumps if cloudpickle is None else cloudpickle.dumps
+    # workers elsewhere cannot import the user's own modules (a model file, a test
+    # module): with cloudpickle, what f and its gradient are defined in travels with them
+    by_value = [] if cloudpickle is None else _user_modules(recipe)
+    for module in by_value:
+        cloudpickle.register_pickle_by_value(module)
     try:
         return dumps(recipe)
     except Exception as exc:
@@ -190,10 +203,10 @@ def _pickled(recipe: Callable[[], Problem], executor: Executor) -> bytes:
         what = name if callable(part) else f"{name} ({type(part).__name__})"
         qualname = str(getattr(part, "__qualname__", ""))
         hint = (
-            "Define it with def at the top level of a module (a lambda, or a function "
-            "defined inside another, cannot be pickled by reference; dask's executor "
-            "pickles those too)"
-            if "<lambda>" in qualname or "<locals>" in qualname
+            "Define it with def at the top level of a module (pickle sends a function by "
+            "its name, which a lambda or a function defined inside another lacks; with "
+            "cloudpickle installed, as gradcheck[dask] installs it, those travel too)"
+            if cloudpickle is None and ("<lambda>" in qualname or "<locals>" in qualname)
             else "Everything it holds must be picklable: open files, locks and connections "
             "are not; create them inside f instead"
         )
@@ -201,6 +214,27 @@ def _pickled(recipe: Callable[[], Problem], executor: Executor) -> bytes:
             f"executor=: {what} cannot be pickled, so it cannot be sent to the workers "
             f"({type(error).__name__}: {error}). {hint}, or run without executor="
         ) from exc
+    finally:
+        for module in by_value:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def _user_modules(recipe: Callable[[], Problem]) -> list[ModuleType]:
+    """The modules the recipe's parts come from, other than the standard library,
+    installed packages and gradcheck itself."""
+    parts: Callable[[], list[tuple[str, object]]] | None = getattr(recipe, "parts", None)
+    modules: dict[str, ModuleType] = {}
+    for _, part in parts() if callable(parts) else []:
+        name = getattr(part, "__module__", None)
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is None or module.__name__ == "__main__":  # cloudpickle sends __main__'s
+            continue
+        path = str(getattr(module, "__file__", None) or "")
+        top = module.__name__.partition(".")[0]
+        installed = "site-packages" in path or "dist-packages" in path or not path
+        if not installed and top not in sys.stdlib_module_names and top != "gradcheck":
+            modules[module.__name__] = module
+    return list(modules.values())
 
 
 def _unpicklable_part(

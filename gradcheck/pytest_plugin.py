@@ -284,6 +284,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="N",
         help="evaluations of f that mode auto spends on a full check at most",
     )
+    group.addoption(
+        "--gradcheck-workers",
+        type=int,
+        metavar="N",
+        help="evaluate f in N worker processes in every gradient check (same verdicts)",
+    )
+    group.addoption(
+        "--gradcheck-scheduler",
+        metavar="ADDRESS",
+        help="evaluate f on the dask cluster at ADDRESS in every gradient check",
+    )
     parser.addini("gradcheck_rtol", "default rtol of gradient checks (a number)", default="")
     parser.addini("gradcheck_atol", "default atol of gradient checks (a number)", default="")
 
@@ -295,6 +306,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "this test, e.g. @pytest.mark.gradcheck(rtol=1e-5, method='richardson')",
     )
     config.stash[_STATE] = _State(_defaults(config))
+    workers, scheduler = (config.getoption(f"gradcheck_{n}") for n in ("workers", "scheduler"))
+    if workers is not None or scheduler is not None:
+        from gradcheck.errors import InvalidArgument
+        from gradcheck.worker_pool import WorkerPool
+
+        try:
+            pool = WorkerPool(workers, scheduler, ("--gradcheck-workers", "--gradcheck-scheduler"))
+        except InvalidArgument as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.add_cleanup(pool.close)  # when pytest ends
+        config.stash[_STATE].defaults["executor"] = pool.executor
 
 
 def _defaults(config: pytest.Config) -> CheckOptions:

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from typer.testing import CliRunner
 
 import gradcheck
-from gradcheck import ModelError, Verdict
+from gradcheck import ModelError, Verdict, optimize
+from gradcheck.cli import app
 from gradcheck.fan_out import WorkerLost, worker_count
 
 FloatArray = NDArray[np.float64]
@@ -82,22 +86,16 @@ def pool() -> Iterator[ProcessPoolExecutor]:
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Executor]:
+def dask_client() -> Iterator[Any]:
     """A real dask.distributed cluster: two worker processes of one thread each."""
     distributed = pytest.importorskip("distributed")
-    cloudpickle = pytest.importorskip("cloudpickle")
-    # this module is not importable in dask's workers: its functions travel by value
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    try:
-        with (
-            distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-            ) as local,
-            distributed.Client(local) as client,
-        ):
-            yield client.get_executor()
-    finally:
-        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as local,
+        distributed.Client(local) as client,
+    ):
+        yield client
 
 
 def _same_report(one: gradcheck.Report, other: gradcheck.Report) -> None:
@@ -119,7 +117,9 @@ def test_a_process_pool_gives_the_verdicts_of_one_process(
     assert (serial.verdicts[0, 5] == Verdict.MISMATCH) == (gradient is wrong_jacobian)
 
 
-def test_a_dask_cluster_gives_the_verdicts_of_one_process(cluster: Executor) -> None:
+def test_a_dask_cluster_gives_the_verdicts_of_one_process(dask_client: Any) -> None:
+    # this module is not importable in dask's workers: its functions travel by value
+    cluster = dask_client.get_executor()
     assert worker_count(cluster) == 2
     serial = gradcheck.check(model, START, grad=wrong_jacobian, seed=4, bounds=BOUNDS)
     on_dask = gradcheck.check(
@@ -161,12 +161,24 @@ def wrong_gradient_40(x: FloatArray) -> FloatArray:
     return slope
 
 
-def test_an_unpicklable_f_is_named_before_anything_is_sent(pool: ProcessPoolExecutor) -> None:
-    with pytest.raises(gradcheck.InvalidArgument, match=r"f \(<lambda>\) cannot be pickled.*def"):
-        gradcheck.check(lambda x: float(x @ x), START, grad=jacobian, executor=pool)
+def test_an_unpicklable_f_is_named_before_anything_is_sent(
+    pool: ProcessPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     holder = _Locked()
     with pytest.raises(gradcheck.InvalidArgument, match=r"grad cannot be pickled.*locks"):
         gradcheck.check(model, START, grad=holder.gradient, executor=pool)
+    monkeypatch.setitem(sys.modules, "cloudpickle", None)  # pickle alone: functions by name
+    with pytest.raises(
+        gradcheck.InvalidArgument, match=r"f \(<lambda>\) cannot be pickled.*def at the top level"
+    ):
+        gradcheck.check(lambda x: float(x @ x), START, grad=jacobian, executor=pool)
+
+
+def test_with_cloudpickle_a_lambda_travels_to_a_pool(pool: ProcessPoolExecutor) -> None:
+    report = gradcheck.check(
+        lambda x: float(np.sum(np.sin(x))), START[2:], grad=_cosine, seed=0, executor=pool
+    )
+    assert report.ok
 
 
 class _Locked:
@@ -219,3 +231,97 @@ def test_ctrl_c_cancels_the_outstanding_futures_and_restores_everything() -> Non
     assert len(interrupted.futures) == 2
     assert all(future.cancelled() for future in interrupted.futures)
     assert x.tobytes() == START.tobytes()
+
+
+MODEL_FILE = """
+import numpy as np
+import gradcheck
+
+W = np.linspace(0.5, 2.0, 6)
+
+
+def f(x):
+    return float(np.sum(np.sin(x) * W))
+
+
+def df(x):
+    slope = np.cos(x) * W
+    slope[2] *= 1.01
+    return slope
+
+
+wrong = gradcheck.Case(f, np.linspace(-1, 1, 6), grad=df, expect="mismatch")
+"""
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "100"})
+    return result.exit_code, re.sub(r"\b\d+(\.\d+)?(e-\d+)? ?s\b", "<t> s", result.output)
+
+
+def test_gradcheck_run_on_workers_or_a_cluster_reports_what_one_process_does(
+    tmp_path: Path, dask_client: Any
+) -> None:
+    model_file = tmp_path / "model_on_workers.py"
+    model_file.write_text(MODEL_FILE)
+    serial = _run("run", str(model_file), "--seed", "1", "-v")
+    assert serial[0] == 0
+    assert "x[2]" in serial[1]
+    assert _run("run", str(model_file), "--seed", "1", "-v", "--workers", "2") == serial
+    address = dask_client.scheduler.address
+    assert _run("run", str(model_file), "--seed", "1", "-v", "--scheduler", address) == serial
+
+
+def test_workers_and_a_scheduler_at_once_is_a_usage_error(tmp_path: Path) -> None:
+    model_file = tmp_path / "model_both.py"
+    model_file.write_text(MODEL_FILE)
+    code, output = _run("run", str(model_file), "--workers", "2", "--scheduler", "tcp://x:1")
+    assert code == 2
+    assert "--workers and --scheduler both given" in output
+
+
+def test_the_pytest_option_checks_every_test_on_workers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        MODEL_FILE.replace("wrong = ", "CASE = ")
+        + """
+import os
+from pathlib import Path
+
+
+def logged(x):
+    with Path(__file__).with_name("pids.txt").open("a") as log:
+        log.write(f"{os.getpid()}\\n")
+    return f(x)
+
+
+def test_right(gradcheck):
+    gradcheck(logged, np.linspace(-1, 1, 6), grad=lambda x: np.cos(x) * W, seed=0)
+
+
+def test_wrong(gradcheck):
+    gradcheck(f, np.linspace(-1, 1, 6), grad=df, seed=0)
+"""
+    )
+    result = pytester.runpytest("--gradcheck-workers", "2", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*1 / 6 elements disagree*"])
+    pids = set((pytester.path / "pids.txt").read_text().split())
+    assert len(pids - {str(os.getpid())}) >= 1  # f ran in the workers
+
+
+def test_minimize_checks_jac_on_workers(pool: ProcessPoolExecutor) -> None:
+    x0 = np.linspace(-1, 1, 6)
+    with pytest.raises(gradcheck.GradientMismatch, match=r"x\[2\]"):
+        optimize.minimize(
+            model_6, x0, jac=wrong_gradient_6, check_options={"executor": pool, "seed": 0}
+        )
+
+
+def model_6(x: FloatArray) -> float:
+    return float(np.sum(np.sin(x) * np.linspace(0.5, 2.0, 6)))
+
+
+def wrong_gradient_6(x: FloatArray) -> FloatArray:
+    slope: FloatArray = np.cos(x) * np.linspace(0.5, 2.0, 6)
+    slope[2] *= 1.01
+    return slope
