@@ -17,7 +17,7 @@ import numpy as np
 from gradcheck import InvalidArgument, ModelError, Problem
 from numpy.typing import NDArray
 
-from gradcheck_jax.arguments import Arguments, argument_names
+from gradcheck_jax.arguments import Arguments, argument_names, opaque
 from gradcheck_jax.evaluation import Evaluator, UserGradient
 from gradcheck_jax.options import Options
 from gradcheck_jax.precision import Precision
@@ -109,7 +109,8 @@ def _is_jax_call(obj: object, args: tuple[object, ...]) -> bool:
     """Whether ``obj`` is jitted, or any argument holds a JAX array."""
     if any(isinstance(candidate, jax.stages.Wrapped) for candidate in unwrapped(obj)):
         return True
-    return any(isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(args))
+    leaves = jax.tree_util.tree_leaves(args, is_leaf=opaque)
+    return any(isinstance(leaf, jax.Array) for leaf in leaves)
 
 
 def _innermost(obj: Callable[..., Any]) -> Callable[..., Any]:

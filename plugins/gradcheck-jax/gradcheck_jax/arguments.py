@@ -12,6 +12,10 @@ leaf is named by its argument's name and its path, as JAX's ``keystr`` writes it
   function as an argument, so large data is not baked into it as a constant;
 * **static**: anything else (Python ints, strings, None-like markers), passed as it is.
 
+An iterable that is no sequence, set or mapping (a generator, ``map(...)``,
+``dict.values()``) is a static leaf too, as JAX takes it, but without JAX's deprecation
+warning for it: it holds nothing gradcheck could check (see :func:`opaque`).
+
 JAX arrays are immutable and NumPy arrays are only read, so the user's arguments are never
 written.
 """
@@ -19,7 +23,7 @@ written.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +35,7 @@ from numpy.typing import NDArray
 
 from gradcheck_jax.precision import FLOAT_DTYPES, Precision
 
-__all__ = ["Arguments", "Slot", "argument_names"]
+__all__ = ["Arguments", "Slot", "argument_names", "opaque"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -65,6 +69,14 @@ class _Static:
 
 
 _Role = _Checked | _Fixed | _Static
+
+
+def opaque(value: object) -> bool:
+    """Whether ``value`` is an iterable JAX takes as a leaf only with a warning: no sequence,
+    set, mapping or array (a generator, ``map(...)``, ``dict.values()``)."""
+    return isinstance(value, Iterable) and not isinstance(
+        value, Sequence | Set | Mapping | np.ndarray | jax.Array
+    )
 
 
 def argument_names(func: Callable[..., Any], count: int) -> list[str]:
@@ -108,7 +120,7 @@ class Arguments:
         self.treedefs: list[PyTreeDef] = []
         self.roles: list[list[_Role]] = []
         for k, arg in enumerate(args):
-            leaves, treedef = tree_flatten_with_path(arg)
+            leaves, treedef = tree_flatten_with_path(arg, is_leaf=opaque)
             self.treedefs.append(treedef)
             self.roles.append(
                 [
@@ -171,7 +183,7 @@ class Arguments:
         """
         flat: list[NDArray[np.float64] | None] = [None] * len(self.slots)
         for k, gradient in zip(self.argnums, gradients, strict=True):
-            leaves, treedef = tree_flatten(gradient)
+            leaves, treedef = tree_flatten(gradient, is_leaf=opaque)
             if treedef != self.treedefs[k]:
                 raise ModelError(
                     f"{what} returned a gradient of structure {treedef} for argument {k}; "

@@ -171,6 +171,12 @@ def test_forward_mode_with_a_hand_written_gradient_is_refused() -> None:
         gradcheck.check(lambda x: jnp.sum(x**2), jnp.ones(2), grad=lambda x: 2 * x, autodiff="fwd")
 
 
+def test_objects_of_other_backends_pass_by_without_a_warning_from_jax() -> None:
+    jnp.ones(1).block_until_ready()  # JAX loaded and computing: its backend is asked first
+    with pytest.raises(InvalidArgument, match="generator"):  # the core's refusal, unchanged
+        gradcheck.check(lambda p: 0.0, (v for v in [1.0]), grad=lambda p: 0.0)
+
+
 def test_arguments_without_floating_leaves_are_refused() -> None:
     with pytest.raises(InvalidArgument, match="hold no floating arrays"):
         gradcheck.check(lambda n: jnp.sum(n), jnp.arange(3))
