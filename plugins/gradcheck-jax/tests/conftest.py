@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import jax
 import pytest
 
-
 JAX_FORK_WARNING = "ignore:os.fork\\(\\) was called:RuntimeWarning"
 """Once JAX has computed, it warns at every ``os.fork()`` (its threads cannot follow into
 a child). These tests run in the same pytest process as gradcheck's own, some of which
