@@ -233,6 +233,17 @@ class _Probing:
         # one search per direction, in lockstep where the session evaluates in batches
         return run_all(self.session, [probe(k) for k in range(directions.shape[0])])
 
+    def gap(self, direction: FloatArray, column: Column) -> tuple[FloatArray, FloatArray, bool]:
+        """The gap ``e . d`` a probe along ``direction`` measured, its error, and whether
+        it stands out of them: the search's question is whether the gap is there, not
+        what the direction's derivative is, so an estimate uncertain relative to its own
+        (small) size still locates a gap well beyond its error."""
+        target = self.target(0, direction, self.step)
+        gap = target.analytic - column.numeric
+        allowance = np.asarray(target.model.atol)[:, 0]
+        significant = np.any(np.abs(gap) > SAFETY * column.error + allowance)
+        return gap, column.error, bool(significant)
+
     def split(
         self, direction: FloatArray, step: float, truncation: FloatArray
     ) -> tuple[FloatArray, FloatArray, bool]:
@@ -403,6 +414,14 @@ def _localise(
         gap_b, err_b = gap_s - gap_a, err_s + err_a
         allowance_b = probing.target(0, _restricted(direction, rest), step).model.atol
         significant_b = bool(np.any(np.abs(gap_b) > SAFETY * err_b + np.asarray(allowance_b)[:, 0]))
+        if not significant_a and not significant_b:
+            # the parent's gap stood out, neither half's does: B's gap by subtraction
+            # carries both errors, and one pair may be too blunt (f computed in float32).
+            # Each half is probed as a direction is, refined to its own verdict
+            halves = np.stack([_restricted(direction, half), _restricted(direction, rest)])
+            (gap_a, err_a, significant_a), (gap_b, err_b, significant_b) = (
+                probing.gap(d, c) for d, c in zip(halves, probing.probe(halves, 1), strict=True)
+            )
         if not significant_a and not significant_b:
             unpinned = True
         if significant_b:

@@ -384,10 +384,16 @@ class Report:
         named = f"{wrong} / {n} elements disagree ({describe_counts(self.counts)})"
         if not fast.widespread:
             return f"gradcheck FAILED: {named}, found along {directions} (fast)"
-        found = f"{named} before the search stopped" if wrong else "no single element explains it"
+        if wrong:
+            return (
+                f"gradcheck FAILED: the gradient disagrees along {directions}, and the error is "
+                f"widespread: {named} before the search stopped; check a part in full "
+                "(mode='full') to see every element"
+            )
         return (
-            f"gradcheck FAILED: the gradient disagrees along {directions}, and the error is "
-            f"widespread: {found}; check a part in full (mode='full') to see every element"
+            f"gradcheck FAILED: the gradient disagrees along {directions}, but no single "
+            "element could be named: the error is spread thin over many elements, or too "
+            "close to the differences' own error to split; check in full (mode='full')"
         )
 
     def __str__(self) -> str:
