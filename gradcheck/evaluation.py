@@ -8,6 +8,12 @@ to one fixed state before every evaluation, so an f that draws from them (dropou
 deterministic, and puts their states back when it closes; it turns whatever the user's code
 raises or returns into a :class:`~gradcheck.ModelError` that names the element being
 perturbed; and it counts evaluations for the report.
+
+Every stage asks for its points through one seam, :meth:`Session.evaluate`, in batches
+(:class:`~gradcheck.points.Points`); the session decides how: one point at a time in
+place, on stacks for a vectorised f (:mod:`gradcheck.stacks`), through the backend's
+``perturbed_values`` (torch's vmap), or spread over an executor's workers
+(:mod:`gradcheck.fan_out`).
 """
 
 from __future__ import annotations
@@ -171,7 +177,7 @@ class Session:
         """The error for an exception f raised ``what`` (e.g. ``with W1[3, 2] = 0.5``)."""
         return ModelError(f"f raised {type(exc).__name__} {what}: {exc}")
 
-    def _record_draws(self, who: str) -> list[str]:
+    def record_draws(self, who: str) -> list[str]:
         """Note the global generators ``who`` drew from, not seen before (30 µs)."""
         found = self.random_state.record_draws()
         self.notes.extend(self.random_state.note(generator, who) for generator in found)
@@ -239,7 +245,7 @@ class Session:
         if self.guarded:
             self.reset_storage()
         value = self.value(what)
-        self._record_draws("f")
+        self.record_draws("f")
         return value
 
     def value(self, what: str | Callable[[], str]) -> FloatArray:
@@ -291,7 +297,7 @@ class Session:
             raise self.failure(exc, "in a batched evaluation") from exc
         finally:
             self.calls += index.size
-        self._record_draws("f")
+        self.record_draws("f")
         try:
             array = as_real_array(raw)
         except NotRealNumbers as exc:
@@ -338,7 +344,7 @@ class Session:
             state.fix()
             with np.errstate(**self.user_errstate):
                 up, down = self._sweep_values(plus.tolist(), minus.tolist(), state.fix_drawn)
-            if not any(g in state.fixed for g in self._record_draws("f")):
+            if not any(g in state.fixed for g in self.record_draws("f")):
                 break
         return self.stack(up, plus), self.stack(down, minus)
 
@@ -411,7 +417,7 @@ class Session:
             ) from exc
         finally:
             self.gradient_calls += 1
-        self._record_draws("the gradient function")
+        self.record_draws("the gradient function")
         n = self.problem.size
         try:
             g = as_real_array(raw)
@@ -447,7 +453,7 @@ class Session:
         """
         try:
             try:
-                self._record_draws("f or the gradient function")
+                self.record_draws("f or the gradient function")
             finally:
                 self.reset_storage()
         finally:

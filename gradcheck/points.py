@@ -4,9 +4,9 @@ Every point the engine evaluates is the start point ``x0`` moved a little: one c
 set to a new value (the screen, a refinement level, a noise table along one coordinate),
 or every coordinate moved along a direction (a noise table across all coordinates, fast
 mode's probes). :class:`Points` describes ``k`` such points in O(k) numbers plus one
-vector per direction, never as a (k, n) matrix; :meth:`Points.rows` writes a slice of
-them out as rows, chunk by chunk, for the evaluators that need whole points (a vectorised
-f, a worker process). The engine decides which points it needs; how they are evaluated is
+vector per direction, never as a (k, n) matrix: a worker receives a few numbers per
+point, and a vectorised f's stacks are written chunk by chunk (:mod:`gradcheck.stacks`).
+The engine decides which points it needs; how they are evaluated is
 :meth:`gradcheck.evaluation.Session.evaluate`'s business.
 """
 
@@ -71,10 +71,10 @@ class Points:
     ...     Points.coordinates(np.array([1, 1]), np.array([2.5, 1.5])),
     ...     Points.along(Line(np.zeros(3), np.ones(3), "on a line"), np.array([0.5])),
     ... ])
-    >>> both.rows(np.array([0.0, 2.0, 4.0]), 0, 3)
-    array([[0. , 2.5, 4. ],
-           [0. , 1.5, 4. ],
-           [0.5, 0.5, 0.5]])
+    >>> both.index, both.values, both.line
+    (array([ 1,  1, -1]), array([2.5, 1.5, 0.5]), array([-1, -1,  0]))
+    >>> both.lines[0].at(0.5)
+    array([0.5, 0.5, 0.5])
     """
 
     index: IndexArray
@@ -134,15 +134,3 @@ class Points:
         renumbered = np.full(line.shape, ON_A_LINE)
         renumbered[on_a_line] = np.searchsorted(used, line[on_a_line])
         return Points(index, values, renumbered, tuple(self.lines[int(k)] for k in used))
-
-    def rows(self, x0: FloatArray, start: int, stop: int) -> FloatArray:
-        """Points ``start`` to ``stop - 1`` written out: shape (stop - start, n), float64."""
-        count = stop - start
-        block = np.empty((count, x0.size))
-        block[:] = x0
-        index = self.index[start:stop]
-        on_axis = np.flatnonzero(index >= 0)
-        block[on_axis, index[on_axis]] = self.values[start:stop][on_axis]
-        for j in np.flatnonzero(index < 0).tolist():
-            block[j] = self.lines[int(self.line[start + j])].at(float(self.values[start + j]))
-        return block

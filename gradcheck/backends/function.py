@@ -130,11 +130,12 @@ def function_problem(
 def _stack_caller(
     f: Callable[..., Any], tree: ParameterTree
 ) -> Callable[[NDArray[np.float64]], object]:
-    """f called on a stack of points, shape (k, *x.shape) in x's dtype: params one array."""
+    """f called on a stack of points, shape (k, *x.shape) in x's dtype: params one array.
+    The stack is the engine's (read-only) where x is float64: f must not change it."""
     (parameter,) = tree.parameters
 
     def stacked_value(points: NDArray[np.float64]) -> object:
-        stack = points.astype(parameter.values.dtype)  # a new array for every call
+        stack = points.astype(parameter.values.dtype, copy=False)
         return f(stack.reshape(points.shape[0], *parameter.shape))
 
     return stacked_value
