@@ -291,13 +291,23 @@ class NoiseProbe:
         # abs(0)) would pass for noise, and one just beside x0 spoils only one side
         tables = []
         step = line.step(spacing)
-        for side in (1.0, -1.0):
-            if not line.fits(side * NOISE_POINTS * step):
-                continue
+        sides = [side for side in (1.0, -1.0) if line.fits(side * NOISE_POINTS * step)]
+        both: FloatArray | None = None
+        if len(sides) == 2 and self.session.batches:
+            # where points are evaluated in batches, both tables are asked for at once;
+            # where f fails in one, each side again on its own, as below
             try:
-                values = yield line.table(side, step)
+                both = yield Points.concatenate([line.table(side, step) for side in sides])
             except ModelError:
-                continue
+                both = None
+        for k, side in enumerate(sides):
+            if both is not None:
+                values = both[:, k * NOISE_POINTS : (k + 1) * NOISE_POINTS]
+            else:
+                try:
+                    values = yield line.table(side, step)
+                except ModelError:
+                    continue
             table = np.ascontiguousarray(values.T)  # (NOISE_POINTS, m)
             if np.all(np.isfinite(table)):
                 tables.append(table)
