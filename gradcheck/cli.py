@@ -27,7 +27,7 @@ from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 import gradcheck
-from gradcheck import cases, plot
+from gradcheck import cases, keywords, plot
 from gradcheck.options import OPTION_HELP, describe, validate
 from gradcheck.progress import CaseProgress
 from gradcheck.report_html import Plot
@@ -238,7 +238,7 @@ def run(
     if plot_dir is not None and not plot.available():
         _usage_error(err, f"--plot needs matplotlib: {plot.INSTALL}")
     try:
-        matches = cases.keyword_matcher(keyword or "")
+        matches = keywords.keyword_matcher(keyword or "")
     except gradcheck.InvalidArgument as exc:
         _usage_error(err, str(exc))
     out = err if json_path == "-" else Console(no_color=no_color or None, highlight=False)

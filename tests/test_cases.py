@@ -11,6 +11,7 @@ import pytest
 
 import gradcheck
 from gradcheck import cases
+from gradcheck.keywords import keyword_matcher
 
 HEADER = """
 import gradcheck
@@ -249,7 +250,7 @@ IDS = [
     ],
 )
 def test_k_selects_cases_as_pytest_does(expression: str, selected: list[int]) -> None:
-    match = cases.keyword_matcher(expression)
+    match = keyword_matcher(expression)
     assert [i for i, nodeid in enumerate(IDS) if match(nodeid)] == selected
 
 
@@ -265,4 +266,4 @@ def test_k_selects_cases_as_pytest_does(expression: str, selected: list[int]) ->
 )
 def test_a_k_expression_that_does_not_parse_says_where(expression: str, message: str) -> None:
     with pytest.raises(gradcheck.InvalidArgument, match=message):
-        cases.keyword_matcher(expression)
+        keyword_matcher(expression)
