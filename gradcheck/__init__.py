@@ -8,14 +8,15 @@ True
 
 Start here, in this order:
 
-1. ``api.py``: :func:`check`, the one entry point, with its options (``options.py``);
-2. ``engine.py``: what one check does, step by step, on a flat :class:`Problem`;
-3. ``report.py``: what comes back, element by element, and how it renders itself.
+1. ``_api.py``: :func:`check`, the one entry point, with its options (``_options.py``);
+2. ``_engine.py``: what one check does, stage by stage, on a flat :class:`Problem`;
+3. ``_report.py``: what comes back, element by element, and how it renders itself.
 
 A backend, which turns a new kind of object into a :class:`Problem`, implements the one
 hook in ``hookspecs.py``; the built-in ones are in ``backends/``. The front ends are the
 ``gradcheck`` command (``cli.py``), the pytest plugin (``pytest_plugin.py``) and
-:mod:`gradcheck.optimize`.
+:mod:`gradcheck.optimize`. Modules with a leading underscore are internal: what they
+hand out that a user needs is exported here.
 """
 
 __all__ = [
@@ -49,8 +50,8 @@ __all__ = [
     "installed_backends",
 ]
 
-from gradcheck.api import Case, assert_gradients, case, check
-from gradcheck.errors import (
+from gradcheck._api import Case, assert_gradients, case, check
+from gradcheck._errors import (
     GradcheckError,
     GradcheckWarning,
     GradientMismatch,
@@ -60,12 +61,12 @@ from gradcheck.errors import (
     ModelError,
     NoBackend,
 )
+from gradcheck._options import CheckOptions, Method, Mode
+from gradcheck._plugins import BackendInfo, installed_backends
+from gradcheck._problem import Parameter, Problem, UndoStack
+from gradcheck._report import Element, Metadata, ParameterSummary, Report
+from gradcheck._tolerance import Verdict
 from gradcheck.hookspecs import hookimpl
-from gradcheck.options import CheckOptions, Method, Mode
-from gradcheck.plugins import BackendInfo, installed_backends
-from gradcheck.problem import Parameter, Problem, UndoStack
-from gradcheck.report import Element, Metadata, ParameterSummary, Report
-from gradcheck.tolerance import Verdict
 
 __version__: str  # computed on first access by __getattr__ below
 

@@ -1,11 +1,11 @@
 """The command line: ``gradcheck run PATH...`` checks the cases declared in model files.
 
-Parse, collect (:mod:`gradcheck.cases`), check each case (:func:`gradcheck.run_result.
+Parse, collect (:mod:`gradcheck._cases`), check each case (:func:`gradcheck._run_result.
 check_case`, which also decides what its outcome is), print, write the run's files
-(:class:`~gradcheck.run_result.RunResult` renders them) and exit with its status. No
+(:class:`~gradcheck._run_result.RunResult` renders them) and exit with its status. No
 numerics and no outcome logic live here.
 
-Exit status: see :class:`ExitCode`. The ``--json`` schema: see :mod:`gradcheck.run_result`.
+Exit status: see :class:`ExitCode`. The ``--json`` schema: see :mod:`gradcheck._run_result`.
 """
 
 from __future__ import annotations
@@ -27,19 +27,21 @@ from rich.text import Text
 from typer.core import TyperCommand, TyperGroup
 
 import gradcheck
-from gradcheck import cases, keywords, plot
-from gradcheck.options import OPTION_HELP, describe, validate
-from gradcheck.progress import CaseProgress
-from gradcheck.report_html import Plot
-from gradcheck.run_result import CaseResult, ExitCode, Outcome, RunResult, check_case
-from gradcheck.table import (
+from gradcheck import _cases as cases
+from gradcheck import _keywords as keywords
+from gradcheck import _plot as plot
+from gradcheck._options import OPTION_HELP, describe, validate
+from gradcheck._progress import CaseProgress
+from gradcheck._report_html import Plot
+from gradcheck._run_result import CaseResult, ExitCode, Outcome, RunResult, check_case
+from gradcheck._table import (
     ELEMENT_COLUMNS,
     WARNING_STYLE,
     fitted_table,
     outcome_style,
     verdict_text,
 )
-from gradcheck.worker_pool import SCHEDULER_HELP, WORKERS_HELP, WorkerPool
+from gradcheck._worker_pool import SCHEDULER_HELP, WORKERS_HELP, WorkerPool
 
 __all__ = ["ExitCode", "app"]
 
@@ -380,7 +382,7 @@ Row = tuple[str | Text, ...]
 def _print_table(
     out: Console, columns: tuple[str, ...], rows: list[Row], optional: tuple[str, ...] = ()
 ) -> None:
-    """A table with every cell in full (see :func:`gradcheck.table.fitted_table`)."""
+    """A table with every cell in full (see :func:`gradcheck._table.fitted_table`)."""
     table, width = fitted_table(out, columns, rows, optional=optional)
     lines = out.render_lines(table, out.options.update_width(width), pad=False, new_lines=True)
     for line in lines:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pluggy
 
-from gradcheck.problem import Problem
+from gradcheck._problem import Problem
 
 __all__ = ["PROJECT_NAME", "gradcheck_adapt", "hookimpl", "hookspec"]
 

@@ -97,8 +97,8 @@ class GradcheckFixture:
             The report, or one per point, when every check agrees.
         """
         __tracebackhide__ = True
-        from gradcheck.api import check
-        from gradcheck.errors import InvalidArgument
+        from gradcheck._api import check
+        from gradcheck._errors import InvalidArgument
 
         merged = {**self._state.options_for_current_test(), **options}
         if points is None:
@@ -128,7 +128,7 @@ class GradcheckFixture:
         self, obj: object, points: Sequence[object], names: list[str], options: dict[str, Any]
     ) -> list[Report]:
         __tracebackhide__ = True
-        from gradcheck.api import check
+        from gradcheck._api import check
 
         reports = []
         failures = []
@@ -308,8 +308,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _State(_defaults(config))
     workers, scheduler = (config.getoption(f"gradcheck_{n}") for n in ("workers", "scheduler"))
     if workers is not None or scheduler is not None:
-        from gradcheck.errors import InvalidArgument
-        from gradcheck.worker_pool import WorkerPool
+        from gradcheck._errors import InvalidArgument
+        from gradcheck._worker_pool import WorkerPool
 
         try:
             pool = WorkerPool(workers, scheduler, ("--gradcheck-workers", "--gradcheck-scheduler"))
@@ -321,7 +321,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _defaults(config: pytest.Config) -> CheckOptions:
     """Options for every check in this run, from the ini file and the command line,
-    validated by :func:`gradcheck.options.validate` (imported only when one is given)."""
+    validated by :func:`gradcheck._options.validate` (imported only when one is given)."""
     given: dict[str, tuple[str, object]] = {}  # name -> (where it was given, value)
     for name in ("rtol", "atol"):
         raw = str(config.getini(f"gradcheck_{name}")).strip()
@@ -333,8 +333,8 @@ def _defaults(config: pytest.Config) -> CheckOptions:
             given[name] = (f"--gradcheck-{name}={value}", value)
     if not given:
         return {}
-    from gradcheck.errors import InvalidArgument
-    from gradcheck.options import validate
+    from gradcheck._errors import InvalidArgument
+    from gradcheck._options import validate
 
     defaults: CheckOptions = {}
     for name, (where, value) in given.items():

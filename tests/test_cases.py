@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import gradcheck
-from gradcheck import cases
-from gradcheck.keywords import keyword_matcher
+from gradcheck import _cases as cases
+from gradcheck._keywords import keyword_matcher
 
 HEADER = """
 import gradcheck

@@ -19,8 +19,8 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 import gradcheck
-from gradcheck import plot
-from gradcheck import progress as progress_module
+from gradcheck import _plot as plot
+from gradcheck import _progress as progress_module
 from gradcheck.cli import ExitCode, app
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gradcheck.differences import (
+from gradcheck._differences import (
     central_difference,
     estimate_noise,
     relative_step,

@@ -17,9 +17,9 @@ from numpy.typing import NDArray
 
 import gradcheck
 from gradcheck import ModelError
-from gradcheck.evaluation import Session, as_real_array
-from gradcheck.problem import Parameter, Problem
-from gradcheck.randomness import NUMPY, PYTHON
+from gradcheck._evaluation import Session, as_real_array
+from gradcheck._problem import Parameter, Problem
+from gradcheck._randomness import NUMPY, PYTHON
 
 FloatArray = NDArray[np.float64]
 

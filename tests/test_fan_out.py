@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 
 import gradcheck
 from gradcheck import ModelError, Verdict, optimize
+from gradcheck._fan_out import WorkerLost, worker_count
 from gradcheck.cli import app
-from gradcheck.fan_out import WorkerLost, worker_count
 
 FloatArray = NDArray[np.float64]
 P = ParamSpec("P")

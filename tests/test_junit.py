@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from gradcheck.junit import JUnitCase, junit_xml
+from gradcheck._junit import JUnitCase, junit_xml
 
 
 def test_the_suite_counts_its_testcases_failures_and_errors() -> None:

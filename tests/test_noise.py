@@ -33,9 +33,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from gradcheck.evaluation import Session
-from gradcheck.noise import NoiseProbe, lattice_precision, table_spacing
-from gradcheck.problem import Parameter, Problem
+from gradcheck._evaluation import Session
+from gradcheck._noise import NoiseProbe, lattice_precision, table_spacing
+from gradcheck._problem import Parameter, Problem
 
 FloatArray = NDArray[np.float64]
 Function = Callable[[FloatArray], object]

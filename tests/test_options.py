@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck.options import (
+from gradcheck._options import (
     OPTION_DEFAULTS,
     OPTION_HELP,
     CheckOptions,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck import plot
+from gradcheck import _plot as plot
 
 
 def J(p: np.ndarray) -> float:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck import NoBackend, Parameter, Problem, plugins
+from gradcheck import NoBackend, Parameter, Problem
+from gradcheck import _plugins as plugins
 
 
 def test_installed_backends_lists_the_builtins_with_what_they_accept() -> None:

@@ -9,7 +9,8 @@ import hypothesis.extra.numpy  # noqa: F401  (imported once here, not by every i
 import pytest
 
 import gradcheck
-from gradcheck import options, pytest_plugin
+from gradcheck import _options as options
+from gradcheck import pytest_plugin
 
 MODEL = """
 import numpy as np

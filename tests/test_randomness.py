@@ -14,7 +14,7 @@ import pytest
 # the same functions as np.random's, which numpy's stub for np.random does not re-export
 from numpy.random.mtrand import get_bit_generator, set_bit_generator
 
-from gradcheck.randomness import NUMPY, PYTHON, RESEED_SEED, GlobalRandomState
+from gradcheck._randomness import NUMPY, PYTHON, RESEED_SEED, GlobalRandomState
 
 
 def _numpy_state() -> dict[str, Any]:

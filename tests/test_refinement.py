@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from gradcheck.evaluation import Session
-from gradcheck.noise import NoiseProbe
-from gradcheck.one_sided import OneSided
-from gradcheck.pairs import Column, Level, Pair, PairNumbers, Target
-from gradcheck.problem import Parameter, Problem
-from gradcheck.refinement import Refinement
-from gradcheck.steps import Steps
-from gradcheck.tolerance import ErrorModel, Verdict
+from gradcheck._evaluation import Session
+from gradcheck._noise import NoiseProbe
+from gradcheck._one_sided import OneSided
+from gradcheck._pairs import Column, Level, Pair, PairNumbers, Target
+from gradcheck._problem import Parameter, Problem
+from gradcheck._refinement import Refinement
+from gradcheck._steps import Steps
+from gradcheck._tolerance import ErrorModel, Verdict
 
 FloatArray = NDArray[np.float64]
 EPS = float(np.finfo(np.float64).eps)

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradcheck
-from gradcheck.problem import element_label
-from gradcheck.report import Element, Metadata, ParameterSummary, Report
-from gradcheck.report_json import SCHEMA_VERSION
-from gradcheck.table import MAX_ROWS
-from gradcheck.tolerance import Verdict
+from gradcheck._problem import element_label
+from gradcheck._report import Element, Metadata, ParameterSummary, Report
+from gradcheck._report_json import SCHEMA_VERSION
+from gradcheck._table import MAX_ROWS
+from gradcheck._tolerance import Verdict
 
 
 @pytest.fixture

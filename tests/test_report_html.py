@@ -8,7 +8,7 @@ import html5lib
 import numpy as np
 
 import gradcheck
-from gradcheck.report_html import report_html
+from gradcheck._report_html import report_html
 
 
 def J(p: np.ndarray) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 from markdown_it import MarkdownIt
 
 import gradcheck
-from gradcheck.report_markdown import escape, report_markdown
+from gradcheck._report_markdown import escape, report_markdown
 
 
 def J(p: np.ndarray) -> float:

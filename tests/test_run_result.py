@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import gradcheck
-from gradcheck.cases import Collection, CollectionError, ModelCase
-from gradcheck.run_result import CaseResult, ExitCode, Outcome, RunResult, check_case
+from gradcheck._cases import Collection, CollectionError, ModelCase
+from gradcheck._run_result import CaseResult, ExitCode, Outcome, RunResult, check_case
 
 
 def _f(x: np.ndarray) -> float:

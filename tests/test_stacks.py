@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 import gradcheck
 from gradcheck import ModelError, Verdict
-from gradcheck.stacks import stacked_rows
+from gradcheck._stacks import stacked_rows
 
 FloatArray = NDArray[np.float64]
 

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from gradcheck.table import (
+from gradcheck._table import (
     ELEMENT_COLUMNS,
     VERDICT_STYLE,
     outcome_style,

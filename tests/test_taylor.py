@@ -14,7 +14,7 @@ import pytest
 from numpy.typing import NDArray
 
 import gradcheck
-from gradcheck.options import ModeName
+from gradcheck._options import ModeName
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_fast import Separable

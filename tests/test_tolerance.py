@@ -21,7 +21,7 @@ import pytest
 from numpy.typing import NDArray
 
 from gradcheck import Verdict
-from gradcheck.tolerance import ErrorModel
+from gradcheck._tolerance import ErrorModel
 
 FloatArray = NDArray[np.float64]
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from gradcheck import InvalidArgument, ModelError
-from gradcheck.tree import (
+from gradcheck._tree import (
     ParameterTree,
     first_argument_name,
     has_array_leaf,

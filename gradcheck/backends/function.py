@@ -3,7 +3,7 @@
 Shared by the pure-Python and NumPy backends, which differ only in the parameters they
 accept. The user's parameters are copied into storage once (they are never written);
 ``f`` receives a fresh structure of the user's types around that storage at every call:
-arrays as views, numbers as Python floats (see :mod:`gradcheck.tree`). Where the
+arrays as views, numbers as Python floats (see :mod:`gradcheck._tree`). Where the
 parameters are one array x, the problem can also call f on a stack of points, shape
 ``(k, *x.shape)``, for ``check(..., vectorized=True)``.
 """
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.errors import InvalidArgument, ModelError
-from gradcheck.problem import Problem
-from gradcheck.tree import ParameterTree, first_argument_name
+from gradcheck._errors import InvalidArgument, ModelError
+from gradcheck._problem import Problem
+from gradcheck._tree import ParameterTree, first_argument_name
 
 __all__ = ["function_problem", "require_one_gradient"]
 

@@ -3,7 +3,7 @@
 Accepted:
 
 * ``check(f, params, grad=df)`` where ``params`` is a floating array of any shape or a
-  dict, list, tuple, namedtuple or dataclass holding arrays (see :mod:`gradcheck.tree`);
+  dict, list, tuple, namedtuple or dataclass holding arrays (see :mod:`gradcheck._tree`);
   elements are named like ``W1[3, 2]``, ``layers[0][1]`` or ``p.W[0, 1]``;
 * ``check(model.loss, X, y)`` where ``model.params`` is a dict of floating arrays and the
   bound method returns ``(loss, grads)`` with ``grads`` keyed like ``params``: the classic
@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from gradcheck._errors import InvalidArgument, ModelError
+from gradcheck._problem import Parameter, Problem, UndoStack
+from gradcheck._tree import ParameterTree, has_array_leaf
 from gradcheck.backends.function import function_problem
-from gradcheck.errors import InvalidArgument, ModelError
 from gradcheck.hookspecs import hookimpl
-from gradcheck.problem import Parameter, Problem, UndoStack
-from gradcheck.tree import ParameterTree, has_array_leaf
 
 __all__ = ["gradcheck_adapt", "gradcheck_adapt_array_like"]
 

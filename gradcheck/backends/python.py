@@ -20,16 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from gradcheck.backends.function import function_problem
-from gradcheck.errors import InvalidArgument, ModelError
-from gradcheck.hookspecs import hookimpl
-from gradcheck.problem import Parameter, Problem, UndoStack
-from gradcheck.tree import (
+from gradcheck._errors import InvalidArgument, ModelError
+from gradcheck._problem import Parameter, Problem, UndoStack
+from gradcheck._tree import (
     first_argument_name,
     has_array_leaf,
     is_parameter_container,
     refuse_unsupported_container,
 )
+from gradcheck.backends.function import function_problem
+from gradcheck.hookspecs import hookimpl
 
 __all__ = ["gradcheck_adapt"]
 

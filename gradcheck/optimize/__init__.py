@@ -40,7 +40,7 @@ __all__ = [
     "minimize",
 ]
 
-from gradcheck.errors import GradcheckWarning, GradientMismatchWarning, IterateMismatch
+from gradcheck._errors import GradcheckWarning, GradientMismatchWarning, IterateMismatch
 from gradcheck.optimize._curve_fit import curve_fit
 from gradcheck.optimize._jacobian import CheckedJacobian, checked
 from gradcheck.optimize._minimize import minimize

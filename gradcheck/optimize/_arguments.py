@@ -13,8 +13,8 @@ import numpy as np
 import scipy.optimize
 from numpy.typing import NDArray
 
-from gradcheck.api import Case
-from gradcheck.errors import InvalidArgument
+from gradcheck._api import Case
+from gradcheck._errors import InvalidArgument
 
 __all__ = [
     "case_bounds",

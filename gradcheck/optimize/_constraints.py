@@ -21,12 +21,12 @@ import numpy as np
 import scipy.optimize
 from numpy.typing import NDArray
 
-from gradcheck.api import check
-from gradcheck.errors import InvalidArgument
+from gradcheck._api import check
+from gradcheck._errors import InvalidArgument
+from gradcheck._options import CheckOptions
+from gradcheck._report import Report
 from gradcheck.optimize._jacobian import CheckedJacobian, dense
 from gradcheck.optimize._schedule import CheckedPoint, OnMismatch, Schedule, ScheduledCheck
-from gradcheck.options import CheckOptions
-from gradcheck.report import Report
 
 __all__ = ["CheckedConstraintHessian", "CheckedConstraints", "checked_constraints"]
 

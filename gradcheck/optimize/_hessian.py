@@ -16,10 +16,10 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.api import check
+from gradcheck._api import check
+from gradcheck._options import CheckOptions
+from gradcheck._report import Report
 from gradcheck.optimize._schedule import CheckedPoint, OnMismatch, Schedule, ScheduledCheck
-from gradcheck.options import CheckOptions
-from gradcheck.report import Report
 
 __all__ = ["CheckedHessian", "CheckedHessp", "gradient_function"]
 

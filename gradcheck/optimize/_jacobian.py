@@ -15,8 +15,10 @@ from typing import Any, Literal, Unpack
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.api import check
-from gradcheck.errors import InvalidArgument
+from gradcheck._api import check
+from gradcheck._errors import InvalidArgument
+from gradcheck._options import CheckOptions, validate
+from gradcheck._report import Report
 from gradcheck.optimize._arguments import pair_bounds, require_callable, require_jac
 from gradcheck.optimize._schedule import (
     CheckedPoint,
@@ -25,8 +27,6 @@ from gradcheck.optimize._schedule import (
     ScheduledCheck,
     failing_names,
 )
-from gradcheck.options import CheckOptions, validate
-from gradcheck.report import Report
 
 __all__ = ["CheckedJacobian", "checked", "dense", "wrapping"]
 

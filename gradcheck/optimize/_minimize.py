@@ -13,13 +13,13 @@ import numpy as np
 import scipy.optimize
 from scipy.optimize import OptimizeResult
 
-from gradcheck.errors import InvalidArgument
+from gradcheck._errors import InvalidArgument
+from gradcheck._options import CheckOptions
 from gradcheck.optimize._arguments import minimize_bounds
 from gradcheck.optimize._constraints import checked_constraints
 from gradcheck.optimize._hessian import CheckedHessian, CheckedHessp
 from gradcheck.optimize._jacobian import CheckedJacobian, wrapping
 from gradcheck.optimize._schedule import CheckedPoint, OnMismatch, Schedule, ScheduledCheck
-from gradcheck.options import CheckOptions
 
 __all__ = ["minimize"]
 

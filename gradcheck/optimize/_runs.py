@@ -18,10 +18,10 @@ import scipy.optimize
 from numpy.typing import NDArray
 from scipy.optimize import OptimizeResult
 
-from gradcheck.api import Case
-from gradcheck.errors import InvalidArgument
+from gradcheck._api import Case
+from gradcheck._errors import InvalidArgument
+from gradcheck._table import text_table
 from gradcheck.optimize._arguments import case_bounds, require_callable, require_jac, short
-from gradcheck.table import text_table
 
 __all__ = ["CrossCheck", "cross_check", "cross_check_case"]
 

@@ -17,17 +17,17 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from gradcheck.errors import (
+from gradcheck._errors import (
     GradcheckWarning,
     GradientMismatchWarning,
     InvalidArgument,
     IterateMismatch,
     ModelError,
 )
+from gradcheck._options import CheckOptions
+from gradcheck._report import Report
+from gradcheck._tolerance import Verdict
 from gradcheck.optimize._arguments import short
-from gradcheck.options import CheckOptions
-from gradcheck.report import Report
-from gradcheck.tolerance import Verdict
 
 __all__ = ["CheckedPoint", "OnMismatch", "Schedule", "ScheduledCheck"]
 
