@@ -1,7 +1,7 @@
 """A vectorised f (``vectorized=True``) against the per-call floor, the loop and SciPy.
 
 Run by hand (not a test): ``python benchmarks/bench_batch.py [--sizes 100 1000 10000 100000]``
-and ``--stack-bytes`` to measure the stack size (``gradcheck.stacks.STACK_BYTES``).
+and ``--stack-bytes`` to measure the stack size (``gradcheck._stacks.STACK_BYTES``).
 
 The model is a tanh MLP 8 -> h -> 1 on 8 samples with about n parameters, written once for
 a stack of parameter vectors (k, n) -> k losses; one point is a stack of one. For each
@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import gradcheck
-from gradcheck import stacks
+from gradcheck import _stacks as stacks
 
 FloatArray = NDArray[np.float64]
 

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 import gradcheck
-from gradcheck import fan_out
-from gradcheck.evaluation import Session
-from gradcheck.points import Points
+from gradcheck import _fan_out as fan_out
+from gradcheck._evaluation import Session
+from gradcheck._points import Points
 
 
 def load_example() -> ModuleType:
