@@ -136,17 +136,23 @@ def probe(session: Session) -> Start:
 
 
 def measure(
-    session: Session, start: Start, options: Options, rng: np.random.Generator
+    session: Session,
+    start: Start,
+    options: Options,
+    rng: np.random.Generator,
+    coordinates: bool = True,
 ) -> tuple[Baseline, NoiseProbe]:
     """Stage 2: f's round-off level, the error model and the steps; and the noise probe,
-    which can measure the noise along one coordinate later."""
+    which can measure the noise along one coordinate later. Without ``coordinates``, the
+    level is measured along a random direction only (fast mode differences along
+    directions)."""
     x0, problem = start.x0, session.problem
     lower, upper = options.resolve_bounds(x0)
     # each element's own scale: its magnitude, or its parameter's largest if below 1
     local_scale = np.maximum(np.abs(x0), _parameter_scale(session))
     eps = float(np.finfo(problem.dtype).eps)
     noise_probe = NoiseProbe(session, x0, lower, upper, local_scale, eps, rng)
-    noise = noise_probe.level(start.f0, start.gradient, start.spread)
+    noise = noise_probe.level(start.f0, start.gradient, start.spread, coordinates)
     f_scale = noise_probe.f_scale(start.f0, start.gradient)
     nonzero = f_scale > 0
     relative = float(np.max(noise[nonzero] / f_scale[nonzero], initial=noise_probe.precision()))

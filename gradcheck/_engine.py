@@ -138,11 +138,11 @@ def _estimate(session: Session, options: Options, rng: np.random.Generator) -> _
     start = probe(session)
     if options.method is Method.COMPLEX:
         return _Outcome(complex_step(session, start, options), start.random)
-    baseline, noise_probe = measure(session, start, options, rng)
+    reason = _fast_reason(options, start.x0.size)
+    baseline, noise_probe = measure(session, start, options, rng, coordinates=reason is None)
     if options.method is Method.SCIPY:
         return _Outcome(scipy_reference(session, baseline), start.random)
     pairs = 2 if options.method is Method.RICHARDSON else 1
-    reason = _fast_reason(options, start.x0.size)
 
     def differences(gradient: FloatArray) -> tuple[Estimates, FastSummary | None]:
         """Stages 3 and 4 (or fast mode) for an analytic gradient."""

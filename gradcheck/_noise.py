@@ -107,8 +107,15 @@ class NoiseProbe:
             ]
         )
 
-    def level(self, f0: FloatArray, g: FloatArray, spread: FloatArray) -> FloatArray:
+    def level(
+        self, f0: FloatArray, g: FloatArray, spread: FloatArray, coordinates: bool = True
+    ) -> FloatArray:
         """Bound on the error of one evaluation of each output.
+
+        Measured along a random direction, and, with ``coordinates``, along single
+        coordinates too (a full check differences along coordinates; fast mode along
+        directions, and measures a coordinate's own noise where an element's verdict is
+        close, as refinement does).
 
         At least the rounding unit of f's values times f's scale: its value, or, where f
         is near a root, what a step on each element's own scale changes it by. Terms of
@@ -119,8 +126,9 @@ class NoiseProbe:
         ulp of f's own value, however small its scale (subnormal parameters).
         """
         self.seen = [f0]
-        across = run(self.session, self.across_task(f0))
-        measured = _fmax_known(across, run(self.session, self._ecnoise_task(f0, g)))
+        measured = run(self.session, self.across_task(f0))
+        if coordinates:
+            measured = _fmax_known(measured, run(self.session, self._ecnoise_task(f0, g)))
         sigma = spread if measured is None else np.nan_to_num(np.fmax(measured, spread))
         floor = np.maximum(self.precision() * self.f_scale(f0, g), 0.5 * np.spacing(np.abs(f0)))
         return np.maximum(NOISE_BOUND * sigma, floor)
