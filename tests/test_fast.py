@@ -149,6 +149,30 @@ def test_an_error_at_the_certified_size_is_found() -> None:
         assert j in mismatches(report), (j, str(report))
 
 
+def test_elements_spanning_1e_3_to_1e3_need_no_step_from_the_user() -> None:
+    """One step chosen from ||x|| would be far too large for the small elements and blunt
+    for the large: each element moves by its own scale, so a 1e-4 error is found anyway,
+    at elements of every size, and the correct gradient passes."""
+    n = 2_000
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        scale = 10.0 ** rng.uniform(-3, 3, n)
+        x = scale * rng.uniform(0.5, 1.5, n) * rng.choice([-1.0, 1.0], n)
+        c = rng.uniform(0.5, 2.0, n)
+
+        def f(w: FloatArray, c: FloatArray = c, scale: FloatArray = scale) -> float:
+            return float(np.sum(c * np.sin(w / scale)) + 0.1 * np.sum(w / scale) ** 2)
+
+        def grad(w: FloatArray, c: FloatArray = c, scale: FloatArray = scale) -> FloatArray:
+            result: FloatArray = c * np.cos(w / scale) / scale + 0.2 * np.sum(w / scale) / scale
+            return result
+
+        assert gradcheck.check(f, x, grad=grad, mode="fast", seed=seed).ok
+        j = int(rng.integers(n))
+        report = gradcheck.check(f, x, grad=planted(grad, {j: 1e-4}), mode="fast", seed=seed)
+        assert mismatches(report) == [j], (seed, scale[j])
+
+
 def test_two_errors_that_could_cancel_are_both_found() -> None:
     model = Separable(10_000, seed=5)
     grad = planted(model.grad, {17: 1e-4, 9_000: -1e-4})
