@@ -26,7 +26,7 @@ from gradcheck._errors import InvalidArgument
 from gradcheck._options import CheckOptions
 from gradcheck._report import Report
 from gradcheck.optimize._jacobian import CheckedJacobian, dense
-from gradcheck.optimize._schedule import CheckedPoint, OnMismatch, Schedule, ScheduledCheck
+from gradcheck.optimize._schedule import CheckPlan, ScheduledCheck
 
 __all__ = ["CheckedConstraintHessian", "CheckedConstraints", "checked_constraints"]
 
@@ -45,15 +45,9 @@ class CheckedConstraintHessian(ScheduledCheck):
         index: int,
         jac: Callable[..., Any],
         hess: Callable[..., Any],
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
-        ledger: list[CheckedPoint] | None = None,
+        plan: CheckPlan,
     ) -> None:
-        super().__init__(
-            f"hess of constraint {index}", schedule, on_mismatch, bounds, options, ledger
-        )
+        super().__init__(f"hess of constraint {index}", plan)
         self._constraint_jac = jac
         self._hess = hess
 
@@ -122,42 +116,20 @@ class CheckedConstraints:
 
 @dataclass
 class _Wrapper:
-    """Wraps constraint derivatives with one schedule and options, keeping the checks."""
+    """Wraps constraint derivatives with one plan, keeping the checks."""
 
-    schedule: Schedule
-    on_mismatch: OnMismatch
-    bounds: tuple[FloatArray, FloatArray] | None
-    options: CheckOptions
-    ledger: list[CheckedPoint]
+    plan: CheckPlan
     checks: list[tuple[int, ScheduledCheck]] = field(default_factory=list)
 
     def jac(self, index: int, fun: Callable[..., Any], jac: Callable[..., Any]) -> CheckedJacobian:
-        wrapper = CheckedJacobian(
-            fun,
-            jac,
-            self.schedule,
-            self.on_mismatch,
-            self.bounds,
-            self.options,
-            constraint=index,
-            ledger=self.ledger,
-        )
+        wrapper = CheckedJacobian(fun, jac, self.plan, constraint=index)
         self.checks.append((index, wrapper))
         return wrapper
 
     def hess(
         self, index: int, jac: Callable[..., Any], hess: Callable[..., Any]
     ) -> CheckedConstraintHessian:
-        wrapper = CheckedConstraintHessian(
-            index,
-            jac,
-            hess,
-            self.schedule,
-            self.on_mismatch,
-            self.bounds,
-            self.options,
-            self.ledger,
-        )
+        wrapper = CheckedConstraintHessian(index, jac, hess, self.plan)
         self.checks.append((index, wrapper))
         return wrapper
 
@@ -183,14 +155,7 @@ class _Wrapper:
         return wrapped
 
 
-def checked_constraints(
-    constraints: object,
-    schedule: Schedule,
-    on_mismatch: OnMismatch,
-    bounds: tuple[FloatArray, FloatArray] | None,
-    options: CheckOptions,
-    ledger: list[CheckedPoint],
-) -> CheckedConstraints:
+def checked_constraints(constraints: object, plan: CheckPlan) -> CheckedConstraints:
     """``constraints=`` of :func:`scipy.optimize.minimize` with every hand-written ``jac``
     and ``hess`` checking itself on the schedule (a constraint's ``hess`` only where its
     ``jac`` is hand-written too: the Hessian is checked against differences of it).
@@ -202,7 +167,7 @@ def checked_constraints(
     """
     single = not isinstance(constraints, list | tuple)
     given: list[object] = [constraints] if single else list(constraints)  # type: ignore[call-overload]
-    wrapper = _Wrapper(schedule, on_mismatch, bounds, options, ledger)
+    wrapper = _Wrapper(plan)
     handed: list[object] = []
     for index, constraint in enumerate(given):
         if isinstance(constraint, Mapping):

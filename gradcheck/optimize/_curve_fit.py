@@ -23,7 +23,7 @@ from gradcheck._errors import InvalidArgument
 from gradcheck._options import CheckOptions
 from gradcheck._report import Report
 from gradcheck.optimize._jacobian import dense, wrapping
-from gradcheck.optimize._schedule import OnMismatch, Schedule, ScheduledCheck
+from gradcheck.optimize._schedule import CheckPlan, OnMismatch, Schedule, ScheduledCheck
 
 __all__ = ["CheckedModelJacobian", "curve_fit"]
 
@@ -67,12 +67,9 @@ class CheckedModelJacobian(ScheduledCheck):
         self,
         f: Callable[..., Any],
         jac: Callable[..., Any],
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
+        plan: CheckPlan,
     ) -> None:
-        super().__init__("jac", schedule, on_mismatch, bounds, options)
+        super().__init__("jac", plan)
         self._f = f
         self._jac = jac
 
@@ -195,8 +192,7 @@ def curve_fit(
         )
     if kwargs.get("bounds") is not None:
         options["bounds"] = kwargs["bounds"]
-    schedule, bounds, validated = wrapping(f, jac, check, on_mismatch, options)
-    wrapped = CheckedModelJacobian(f, jac, schedule, on_mismatch, bounds, validated)
+    wrapped = CheckedModelJacobian(f, jac, wrapping(f, jac, check, on_mismatch, options))
     result = scipy.optimize.curve_fit(f, xdata, ydata, p0, jac=wrapped, **kwargs)
     if kwargs.get("full_output"):
         infodict = result[2]

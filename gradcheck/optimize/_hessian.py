@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from gradcheck._api import check
 from gradcheck._options import CheckOptions
 from gradcheck._report import Report
-from gradcheck.optimize._schedule import CheckedPoint, OnMismatch, Schedule, ScheduledCheck
+from gradcheck.optimize._schedule import CheckPlan, ScheduledCheck
 
 __all__ = ["CheckedHessian", "CheckedHessp", "gradient_function"]
 
@@ -56,13 +56,9 @@ class _SecondDerivative(ScheduledCheck):
         fun: Callable[..., Any],
         jac: Callable[..., Any] | Literal[True],
         second: Callable[..., Any],
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
-        ledger: list[CheckedPoint] | None = None,
+        plan: CheckPlan,
     ) -> None:
-        super().__init__(subject, schedule, on_mismatch, bounds, options, ledger)
+        super().__init__(subject, plan)
         self._fun = fun
         self._jac = jac
         self._second = second
@@ -90,13 +86,9 @@ class CheckedHessian(_SecondDerivative):
         fun: Callable[..., Any],
         jac: Callable[..., Any] | Literal[True],
         hess: Callable[..., Any],
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
-        ledger: list[CheckedPoint] | None = None,
+        plan: CheckPlan,
     ) -> None:
-        super().__init__("hess", fun, jac, hess, schedule, on_mismatch, bounds, options, ledger)
+        super().__init__("hess", fun, jac, hess, plan)
 
     def __call__(self, x: Any, *args: Any) -> Any:
         evaluation = self._due()
@@ -140,13 +132,9 @@ class CheckedHessp(_SecondDerivative):
         fun: Callable[..., Any],
         jac: Callable[..., Any] | Literal[True],
         hessp: Callable[..., Any],
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
-        ledger: list[CheckedPoint] | None = None,
+        plan: CheckPlan,
     ) -> None:
-        super().__init__("hessp", fun, jac, hessp, schedule, on_mismatch, bounds, options, ledger)
+        super().__init__("hessp", fun, jac, hessp, plan)
         self._last: FloatArray | None = None
         self._products = 0
 

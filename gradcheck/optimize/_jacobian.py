@@ -21,7 +21,7 @@ from gradcheck._options import CheckOptions, validate
 from gradcheck._report import Report
 from gradcheck.optimize._arguments import pair_bounds, require_callable, require_jac
 from gradcheck.optimize._schedule import (
-    CheckedPoint,
+    CheckPlan,
     OnMismatch,
     Schedule,
     ScheduledCheck,
@@ -60,16 +60,12 @@ class CheckedJacobian(ScheduledCheck):
         self,
         fun: Callable[..., Any],
         jac: Callable[..., Any] | Literal[True],
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
+        plan: CheckPlan,
         *,
         constraint: int | None = None,
-        ledger: list[CheckedPoint] | None = None,
     ) -> None:
         subject = "jac" if constraint is None else f"jac of constraint {constraint}"
-        super().__init__(subject, schedule, on_mismatch, bounds, options, ledger)
+        super().__init__(subject, plan)
         self._fun = fun
         self._jac = jac
         self._constraint = constraint
@@ -183,8 +179,7 @@ def checked(
     >>> len(jac.reports), all(p.report.ok for p in jac.reports)
     (3, True)
     """
-    schedule, bounds, validated = wrapping(fun, jac, check, on_mismatch, options)
-    return CheckedJacobian(fun, jac, schedule, on_mismatch, bounds, validated)
+    return CheckedJacobian(fun, jac, wrapping(fun, jac, check, on_mismatch, options))
 
 
 def wrapping(
@@ -193,10 +188,10 @@ def wrapping(
     check: Schedule | int | str,
     on_mismatch: object,
     options: CheckOptions,
-) -> tuple[Schedule, tuple[FloatArray, FloatArray] | None, CheckOptions]:
+) -> CheckPlan:
     """What every checked SciPy call validates first: ``fun`` and ``jac`` usable, the
-    schedule, ``on_mismatch``; returns the schedule, the bounds as arrays, the other
-    options validated."""
+    schedule, ``on_mismatch``; returns the plan: the schedule, the bounds as arrays, the
+    other options validated (no ledger)."""
     require_callable("fun", fun)
     if jac is not True:
         require_jac(jac)
@@ -204,8 +199,9 @@ def wrapping(
         raise InvalidArgument(f"on_mismatch={on_mismatch!r}: expected 'raise' or 'warn'")
     remaining: CheckOptions = {**options}
     bounds = remaining.pop("bounds", None)
-    return (
+    return CheckPlan(
         Schedule.from_option(check),
+        on_mismatch,
         None if bounds is None else pair_bounds(bounds),
         validate(remaining),
     )

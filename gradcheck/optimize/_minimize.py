@@ -7,6 +7,7 @@ checked on a schedule: ``jac``, ``hess`` or ``hessp``, and the constraints' ``ja
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -126,20 +127,18 @@ def minimize(
         )
     if kwargs.get("bounds") is not None:
         options["bounds"] = minimize_bounds(kwargs["bounds"])
-    schedule, bounds, validated = wrapping(fun, jac, check, on_mismatch, options)
     ledger: list[CheckedPoint] = []
-    wrapped = CheckedJacobian(fun, jac, schedule, on_mismatch, bounds, validated, ledger=ledger)
+    plan = replace(wrapping(fun, jac, check, on_mismatch, options), ledger=ledger)
+    wrapped = CheckedJacobian(fun, jac, plan)
     seconds: list[ScheduledCheck] = []
     for name, kind in (("hess", CheckedHessian), ("hessp", CheckedHessp)):
         if callable(kwargs.get(name)):
-            second = kind(fun, jac, kwargs[name], schedule, on_mismatch, bounds, validated, ledger)
+            second = kind(fun, jac, kwargs[name], plan)
             seconds.append(second)
             kwargs[name] = second
     constraints = None
     if kwargs.get("constraints"):
-        constraints = checked_constraints(
-            kwargs["constraints"], schedule, on_mismatch, bounds, validated, ledger
-        )
+        constraints = checked_constraints(kwargs["constraints"], plan)
         kwargs["constraints"] = constraints.constraints
     start = np.array(x0, copy=True)  # SciPy gets its own copy: the user's x0 is left alone
     if jac is True:

@@ -120,6 +120,31 @@ class Schedule:
         return evaluation < self.first or (self.every > 0 and evaluation % self.every == 0)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class CheckPlan:
+    """How every derivative handed to one SciPy call is checked: when, what a mismatch
+    does, inside which bounds, with which options, and where the checks are recorded.
+
+    Attributes
+    ----------
+    schedule : Schedule
+    on_mismatch : {"raise", "warn"}
+    bounds : (ndarray, ndarray) or None
+        Lower and upper bounds of the flat point.
+    options : CheckOptions
+        Of :func:`gradcheck.check`, validated, without ``bounds``.
+    ledger : list of CheckedPoint, optional
+        Every check of every derivative of the call, in order (``minimize`` hands it back
+        as ``result.gradcheck_reports``).
+    """
+
+    schedule: Schedule
+    on_mismatch: OnMismatch
+    bounds: tuple[FloatArray, FloatArray] | None
+    options: CheckOptions
+    ledger: list[CheckedPoint] | None = None
+
+
 class ScheduledCheck:
     """A derivative that checks itself on a schedule; subclasses say how it is called.
 
@@ -142,21 +167,9 @@ class ScheduledCheck:
     point_name = "x"
     """What the point is called, for messages: "at the start point x0 = [...]"."""
 
-    def __init__(
-        self,
-        subject: str,
-        schedule: Schedule,
-        on_mismatch: OnMismatch,
-        bounds: tuple[FloatArray, FloatArray] | None,
-        options: CheckOptions,
-        ledger: list[CheckedPoint] | None = None,
-    ) -> None:
+    def __init__(self, subject: str, plan: CheckPlan) -> None:
         self.subject = subject
-        self._schedule = schedule
-        self._on_mismatch = on_mismatch
-        self._bounds = bounds
-        self._options = options
-        self._ledger = ledger
+        self._plan = plan
         self.reports: list[CheckedPoint] = []
         self.calls = 0
 
@@ -177,14 +190,14 @@ class ScheduledCheck:
         """Count this call; its number when the schedule checks it, else None."""
         evaluation = self.calls
         self.calls += 1
-        return evaluation if self._schedule.wants(evaluation, len(self.reports)) else None
+        return evaluation if self._plan.schedule.wants(evaluation, len(self.reports)) else None
 
     def _check(self, x: FloatArray, evaluation: int, run: Callable[[CheckOptions], Report]) -> None:
         """Run ``run(options)`` (a :func:`gradcheck.check`) at ``x``; record, raise or warn.
 
         Called from the wrapper's ``__call__``, which SciPy calls: warnings point there.
         """
-        options: CheckOptions = {**self._options, "bounds": self._bounds_at(x)}
+        options: CheckOptions = {**self._plan.options, "bounds": self._bounds_at(x)}
         try:
             report = run(options)
         except ModelError as exc:
@@ -201,8 +214,8 @@ class ScheduledCheck:
             return
         point = CheckedPoint(evaluation, x, report, self.subject)
         self.reports.append(point)
-        if self._ledger is not None:
-            self._ledger.append(point)
+        if self._plan.ledger is not None:
+            self._plan.ledger.append(point)
         if report.ok:
             return
         where = self._where(evaluation, x)
@@ -210,7 +223,7 @@ class ScheduledCheck:
         if names:
             where += f": {names}"
         error = IterateMismatch(report, evaluation, x, where, self.subject)
-        if self._on_mismatch == "raise":
+        if self._plan.on_mismatch == "raise":
             raise error
         warnings.warn(str(error), GradientMismatchWarning, stacklevel=3)
 
@@ -226,9 +239,9 @@ class ScheduledCheck:
 
     def _bounds_at(self, x: FloatArray) -> tuple[FloatArray, FloatArray] | None:
         """The bounds, widened to take in x where the solver stepped outside them."""
-        if self._bounds is None:
+        if self._plan.bounds is None:
             return None
-        lower, upper = self._bounds
+        lower, upper = self._plan.bounds
         flat = x.reshape(-1)
         return np.minimum(lower, flat), np.maximum(upper, flat)
 
