@@ -66,6 +66,22 @@ class _Command(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _bare_flags(super().get_params(ctx))
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        """Command-line errors (a value that does not parse, an unknown option) as the one
+        line every other error is, not click's boxed usage panel."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except Exception as exc:
+            # click's UsageError family (vendored by typer, so not importable as such):
+            # a bad value, an unknown option, a missing argument; exit status 2
+            if getattr(exc, "exit_code", None) != ExitCode.USAGE_ERROR:
+                raise
+            message = exc.format_message()  # type: ignore[attr-defined]
+            err = Console(stderr=True, highlight=False)
+            _usage_error(err, f"{message.rstrip('.')}; see gradcheck {info_name or 'run'} -h")
+
 
 app = typer.Typer(
     name="gradcheck",

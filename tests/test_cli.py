@@ -766,3 +766,22 @@ def test_plot_writes_an_svg_per_flagged_element(monkeypatch: pytest.MonkeyPatch)
     missing = invoke("run", "model.py", "--plot", "plots")
     assert missing.exit_code == ExitCode.USAGE_ERROR
     assert missing.stderr == "error: --plot needs matplotlib: pip install 'gradcheck[plot]'\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--rtol", "abc"],
+            "error: Invalid value for '--rtol': Input should be a valid number, unable to "
+            "parse string as a number; see gradcheck run -h",
+        ),
+        ([], "error: Missing argument 'PATH'; see gradcheck run -h"),
+    ],
+)
+def test_a_command_line_that_does_not_parse_is_one_line_not_a_panel(
+    args: list[str], message: str
+) -> None:
+    result = invoke("run", *args)
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    assert result.output.strip() == message
