@@ -117,6 +117,7 @@ def run(problem: Problem, options: Options) -> Report:
             fast=outcome.fast,
             taylor=outcome.taylor,
             self_test=outcome.self_test,
+            stages=tuple(session.stages.items()),
         ),
     )
 
@@ -135,13 +136,17 @@ class _Outcome:
 
 def _estimate(session: Session, options: Options, rng: np.random.Generator) -> _Outcome:
     """The stages in order."""
-    start = probe(session)
+    with session.stage("probe"):
+        start = probe(session)
     if options.method is Method.COMPLEX:
-        return _Outcome(complex_step(session, start, options), start.random)
+        with session.stage("complex step"):
+            return _Outcome(complex_step(session, start, options), start.random)
     reason = _fast_reason(options, start.x0.size)
-    baseline, noise_probe = measure(session, start, options, rng, coordinates=reason is None)
+    with session.stage("noise"):
+        baseline, noise_probe = measure(session, start, options, rng, reason is None)
     if options.method is Method.SCIPY:
-        return _Outcome(scipy_reference(session, baseline), start.random)
+        with session.stage("scipy"):
+            return _Outcome(scipy_reference(session, baseline), start.random)
     pairs = 2 if options.method is Method.RICHARDSON else 1
 
     def differences(gradient: FloatArray) -> tuple[Estimates, FastSummary | None]:
@@ -156,22 +161,31 @@ def _estimate(session: Session, options: Options, rng: np.random.Generator) -> _
         return fast.estimates, summary
 
     estimates, summary = differences(start.gradient)
-    taylor = taylor_test(session, baseline, rng) if options.taylor else None
+    taylor = None
+    if options.taylor:
+        with session.stage("taylor test"):
+            taylor = taylor_test(session, baseline, rng)
     if taylor and taylor.verdict == "wrong" and np.any(estimates.verdicts == Verdict.KINK):
         taylor = replace(taylor, verdict="kink")  # slope 1 is the kink's, not an error's
     planted = None
     if options.self_test:
-        planted = self_test(
-            estimates, lambda g: differences(g)[0], lambda k, j: _label(session, k, j), rng
-        )
+        with session.stage("self-test"):
+            planted = self_test(
+                estimates, lambda g: differences(g)[0], lambda k, j: _label(session, k, j), rng
+            )
     random = start.random
-    if not random and recheck(session, start.f0):
+    if not random and _recheck(session, start.f0):
         random = True
         estimates.forbid_mismatches()
     if baseline.unresolved:
         estimates.forbid_mismatches()
         session.warnings.append(unresolved_warning(baseline.relative))
     return _Outcome(estimates, random, summary, taylor, planted)
+
+
+def _recheck(session: Session, f0: FloatArray) -> bool:
+    with session.stage("recheck"):
+        return recheck(session, f0)
 
 
 def _label(session: Session, output: int, element: int) -> str:

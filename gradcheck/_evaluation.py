@@ -19,7 +19,8 @@ place, on stacks for a vectorised f (:mod:`gradcheck._stacks`), through the back
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -112,11 +113,11 @@ class Session:
             raise
         self.start = problem.flat_values()
         self.snapshot = [p.values.copy() for p in problem.parameters]
-        self.owner: list[tuple[Parameter, int]] = [
-            (p, j) for p in problem.parameters for j in range(p.size)
-        ]
+        self._offsets = problem.offsets
         self.calls = 0
         self.gradient_calls = 0
+        self.stages: dict[str, int] = {}  # evaluations of f by stage, in the order run
+        self._stage_open = False
         self.guarded = False
         self.output_shape = problem.output_shape
         self.warnings: list[str] = []
@@ -172,6 +173,27 @@ class Session:
         return points.lines[int(points.line[j])].where
 
     # -- evaluation -------------------------------------------------------------------
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Count the evaluations of f made inside as the stage ``name``'s (in
+        :attr:`stages`). Inside another stage it counts nothing of its own: the self-test
+        runs the screen again, and those evaluations are the self-test's."""
+        if self._stage_open:
+            yield
+            return
+        self._stage_open = True
+        before = self.calls
+        try:
+            yield
+        finally:
+            self._stage_open = False
+            self.stages[name] = self.stages.get(name, 0) + self.calls - before
+
+    def owner(self, i: int) -> tuple[Parameter, int]:
+        """The parameter holding flat element i, and the element's place in it."""
+        k = int(np.searchsorted(self._offsets, i, side="right")) - 1
+        return self.problem.parameters[k], i - int(self._offsets[k])
 
     def failure(self, exc: BaseException, what: str) -> ModelError:
         """The error for an exception f raised ``what`` (e.g. ``with W1[3, 2] = 0.5``)."""
@@ -233,11 +255,11 @@ class Session:
 
     def label(self, i: int) -> str:
         """Name of flat element i, e.g. ``W1[3, 2]``."""
-        param, j = self.owner[i]
+        param, j = self.owner(i)
         return param.label(j)
 
     def _with(self, i: int, x: float) -> str:
-        param, j = self.owner[i]
+        param, j = self.owner(i)
         return f"with {param.label(j)} = {x!r}"
 
     def value_at_start(self, what: str = "at the start point") -> FloatArray:
@@ -270,7 +292,7 @@ class Session:
 
     def at(self, i: int, x: float) -> FloatArray:
         """f with element ``i`` set to ``x`` (rounded to its dtype) and then put back."""
-        param, j = self.owner[i]
+        param, j = self.owner(i)
         values = param.values
         if self.guarded:
             self.reset_storage()
@@ -374,7 +396,7 @@ class Session:
         except GradcheckError:
             raise
         except Exception as exc:
-            param, j = self.owner[i]
+            param, j = self.owner(i)
             raise self.failure(exc, f"with {param.label(j)} perturbed") from exc
         finally:
             self.calls += len(up) + len(down)
@@ -384,7 +406,7 @@ class Session:
         """Imaginary part of f at the complex point ``z`` (element ``i`` perturbed)."""
         complex_value = self.problem.complex_value
         assert complex_value is not None  # checked by the caller
-        param, j = self.owner[i]
+        param, j = self.owner(i)
         self.random_state.fix()
         try:
             with np.errstate(**self.user_errstate):

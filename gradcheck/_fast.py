@@ -309,7 +309,8 @@ def fast_check(
     )
     probing = _Probing(session, baseline, noise_probe, rng, g)
     directions = probing.directions(probes)
-    columns = probing.probe(directions, pairs)
+    with session.stage("probes"):
+        columns = probing.probe(directions, pairs)
     elements = _Elements(session, baseline, noise_probe)
     corrected = g.copy()  # the gradient with the examined elements' numeric values
     examined: list[int] = []
@@ -327,9 +328,9 @@ def fast_check(
         if len(examined) >= MAX_LOCATED:
             widespread = True
             break
-        found, unpinned = _localise(
-            _Probing(session, baseline, noise_probe, rng, corrected), elements, failing[0], examined
-        )
+        with session.stage("localisation"):
+            searching = _Probing(session, baseline, noise_probe, rng, corrected)
+            found, unpinned = _localise(searching, elements, failing[0], examined)
         for i, column in found.items():
             examined.append(i)
             estimates.store(i, column)

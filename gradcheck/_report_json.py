@@ -14,6 +14,7 @@ JSON schema (``schema_version`` 1), as written by :meth:`Report.write_json`,
                    "noise": [float, ...],    # bound on one evaluation's error, per output
                    "warnings": [str, ...],
                    "random": bool,           # f changed at the same point, reseeded or not
+                   "evaluations_by_stage": {str: int},  # probe, noise, screen, ...
                    "mode": "full" | "fast",
                    "fast": null | {"reason": str, "probes": int, "examined": int,
                                    "normwise": float, "widespread": bool}},
@@ -135,6 +136,7 @@ def _head(report: Report) -> dict[str, Any]:
             "noise": [_number(v) for v in md.noise],
             "warnings": list(md.warnings),
             "random": md.random,
+            "evaluations_by_stage": dict(md.stages),
             "mode": md.mode,
             "fast": None
             if md.fast is None

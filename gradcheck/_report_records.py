@@ -68,6 +68,13 @@ class FastSummary:
         return f"fast mode ({self.reason}): {self.probes} random directions, {examined}"
 
 
+FIRST_DIFFERENCES = ("screen", "probes", "complex step", "scipy")
+"""The stages that difference every element (or direction) once."""
+
+ROUTINE_STAGES = frozenset({"probe", "noise", "recheck", *FIRST_DIFFERENCES})
+"""The stages whose cost does not depend on what the check finds."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaylorTest:
     """What the Taylor test measured along one random direction (see
@@ -165,6 +172,33 @@ class Metadata:
     fast: FastSummary | None = None
     taylor: TaylorTest | None = None
     self_test: SelfTest | None = None
+    stages: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def mostly_beyond_the_screen(self) -> bool:
+        """Whether the stages that depend on what the check finds (refining and
+        confirming, localising, the optional tests) took more evaluations of f than the
+        differences every check takes (the screen, fast mode's probes, or the method's
+        own). A report then says where they went."""
+        counts = dict(self.stages)
+        first = sum(counts.get(name, 0) for name in FIRST_DIFFERENCES)
+        beyond = sum(n for name, n in self.stages if name not in ROUTINE_STAGES)
+        return beyond > first
+
+    def describe_stages(self) -> str:
+        """Where the evaluations of f went, by stage, in the order they ran: refinement
+        (finer pairs, and the second pair or shifted steps that confirm each mismatch) is
+        what a few doubtful elements cost beyond the screen.
+
+        >>> stages = (("probe", 2), ("noise", 36), ("screen", 12), ("refinement", 120))
+        >>> md = Metadata("numpy", "float64", "central", 1e-6, 0.0, 0, 170, 1, 0.0, (0.0,),
+        ...               stages=stages)
+        >>> md.describe_stages()  # doctest: +ELLIPSIS
+        'evaluations of f: probe 2, noise 36, screen 12, refinement 120 (finer steps where ...)'
+        """
+        notes = {"refinement": " (finer steps where the screen left an element open)"}
+        parts = [f"{name} {count}{notes.get(name, '')}" for name, count in self.stages if count]
+        return "evaluations of f: " + ", ".join(parts) if parts else ""
 
     def vetoes(self) -> tuple[str, ...]:
         """Why the report fails whatever its elements say: a Taylor test that found the

@@ -26,9 +26,13 @@ __all__ = ["rich", "text"]
 
 
 def text(report: Report) -> str:
-    """The headline, the provenance line, the table of :meth:`Report.rows`, a line per
-    parameter (when there are several, or rows were left out) and the warnings."""
-    lines = [report.headline(), f"  {report.metadata.describe()}", ""]
+    """The headline, the provenance line (and where the evaluations went, when most went
+    past the screen), the table of :meth:`Report.rows`, a line per parameter (when there
+    are several, or rows were left out) and the warnings."""
+    lines = [report.headline(), f"  {report.metadata.describe()}"]
+    if report.metadata.mostly_beyond_the_screen and report.metadata.describe_stages():
+        lines.append(f"  {report.metadata.describe_stages()}")
+    lines.append("")
     rows, hidden = report.rows()
     lines.extend(text_table([ELEMENT_COLUMNS, *(e.cells() for e in rows)]))
     if hidden:

@@ -47,7 +47,8 @@ def screen_and_refine(
     if sided.any():
         points = one_sided.screen_points(sided, h, points)
     plus, minus, h_plus, h_minus = points
-    f_plus, f_minus = session.sweep(plus, minus)
+    with session.stage("screen"):
+        f_plus, f_minus = session.sweep(plus, minus)
     # the screen is a Richardson pair (2h, h) for every element: its truncation error
     # is measured, never assumed small, so what a pass promises (`detectable`) holds
     # where f varies faster than the step too (an inflection point, a float32 step).
@@ -55,7 +56,8 @@ def screen_and_refine(
     plus2, minus2, h_plus2, h_minus2 = steps.around(2.0 * h)
     plus2[sided], minus2[sided] = x0[sided], x0[sided]
     h_plus2[sided], h_minus2[sided] = h_plus[sided], h_minus[sided]
-    f_plus2, f_minus2 = session.sweep(plus2, minus2)
+    with session.stage("screen"):
+        f_plus2, f_minus2 = session.sweep(plus2, minus2)
     fine = Level(1.0, f_plus, f_minus, h_plus, h_minus)
     coarse = Level(2.0, f_plus2, f_minus2, h_plus2, h_minus2)
     pair = PairNumbers(coarse, fine, f0[:, None], model)
@@ -95,7 +97,9 @@ def screen_and_refine(
         )
         for i in refined
     ]
-    for i, column in zip(bounded + refined, run_all(session, searches), strict=True):
+    with session.stage("refinement"):  # and the one-sided differences at bounds
+        columns = run_all(session, searches)
+    for i, column in zip(bounded + refined, columns, strict=True):
         estimates.store(i, column)
     _note_unchanged(session, f0, fine, estimates)
     return estimates

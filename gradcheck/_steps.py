@@ -58,7 +58,7 @@ class Steps:
 
     def one(self, i: int, h: float) -> tuple[float, float, float, float]:
         """For element i: the points ``x0 ± h`` and the steps to them."""
-        dtype = self.session.owner[i][0].values.dtype
+        dtype = self.session.owner(i)[0].values.dtype
         plus, minus, hp, hm = representable_steps(self.x0[i : i + 1], np.array([h]), dtype)
         return float(plus[0]), float(minus[0]), float(hp[0]), float(hm[0])
 

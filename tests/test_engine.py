@@ -492,3 +492,29 @@ def test_f_oscillating_far_faster_than_its_parameter_is_not_a_mismatch() -> None
         lambda p: float(np.sin(1e7 * p[0])), np.array([0.3]), grad=lambda p: 1e7 * np.cos(1e7 * p)
     )
     assert report.counts["mismatch"] == 0
+
+
+def test_the_evaluations_of_f_are_accounted_for_by_stage() -> None:
+    """Every evaluation belongs to one stage, and a report whose refinement cost more than
+    its screen says where they went (a 3-element f that took 101 evaluations)."""
+    tiny = np.array([3e-8, -5e-9, 1e-8])
+
+    def f(w: np.ndarray) -> float:
+        return float(np.sum(w * np.cos(w * 1e7)))
+
+    def wrong(w: np.ndarray) -> np.ndarray:
+        g: np.ndarray = np.cos(w * 1e7) - 1e7 * w * np.sin(w * 1e7) * [1, 1, 1.01]
+        return g
+
+    report = gradcheck.check(f, tiny, grad=wrong, seed=3)
+    stages = dict(report.metadata.stages)
+    assert sum(stages.values()) == report.metadata.function_evaluations
+    assert list(stages)[:3] == ["probe", "noise", "screen"]
+    assert stages["screen"] == 4 * tiny.size
+    assert stages["refinement"] > stages["screen"]
+    assert "  evaluations of f: probe 2, noise 36, screen 12, refinement" in str(report)
+    fast = gradcheck.check(f, tiny, grad=wrong, mode="fast", self_test=True, seed=3)
+    fast_stages = dict(fast.metadata.stages)
+    assert sum(fast_stages.values()) == fast.metadata.function_evaluations
+    assert "probes" in fast_stages
+    assert "self-test" in fast_stages

@@ -428,6 +428,7 @@ def _reference_dict(report: Report) -> dict[str, Any]:
             "noise": [number(v) for v in md.noise],
             "warnings": list(md.warnings),
             "random": md.random,
+            "evaluations_by_stage": dict(md.stages),
             "mode": md.mode,
             "fast": None,
         },
