@@ -50,11 +50,18 @@ WORST_PER_PARAMETER = 5
 
 
 def _bare_flags(params: list[Any]) -> list[Any]:
-    """Flags without a type beside them in --help (typer labels each one ``<bool>``)."""
+    """Flags and arguments without a Python type beside them in --help (typer labels a
+    flag ``<bool>`` and the paths ``<list[Path]>``; the metavar says what to type)."""
     for param in params:
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+        elif getattr(param, "param_type_name", None) == "argument" and param.metavar:
+            param.display_type_rich = _no_type
     return params
+
+
+def _no_type(ctx: Any) -> None:
+    """An argument's type column in --help: nothing."""
 
 
 class _Group(TyperGroup):

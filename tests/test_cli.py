@@ -714,11 +714,12 @@ def _long_names_case() -> tuple[Callable[..., float], dict[str, Any], Callable[.
     return loss, {"encoder_layer_attention_weights": w}, wrong
 
 
-def test_help_shows_no_type_beside_a_plain_flag() -> None:
+def test_help_shows_no_python_type_beside_a_flag_or_the_paths() -> None:
     for command in (("--help",), ("run", "--help")):
         result = invoke(*command, env={"COLUMNS": "120"})
         assert result.exit_code == ExitCode.OK
         assert "<bool>" not in result.stdout
+        assert "<list[Path]>" not in result.stdout
         assert "--verbose" in result.stdout or "run" in result.stdout
 
 
