@@ -1,6 +1,6 @@
 """The READMEs' examples, run: every output a README shows is what its code prints now.
 
-README.md and plugins/gradcheck-torch/README.md follow these conventions, and every test
+README.md and the torch and JAX plugins' READMEs follow these conventions, and every test
 is named after the README and the line of the block it checks (``README.md:23``):
 
 * A ```python block followed, with only blank lines between, by an untagged or ```text
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+import jax  # noqa: F401  # the JAX README's blocks need it: installed wherever the suite runs
 import numpy as np
 import pytest
 import torch  # the torch README's blocks need it: installed wherever the suite runs
@@ -46,7 +47,7 @@ import gradcheck
 from gradcheck.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
-READMES = ("README.md", "plugins/gradcheck-torch/README.md")
+READMES = ("README.md", "plugins/gradcheck-torch/README.md", "plugins/gradcheck-jax/README.md")
 OUTPUT_LANGS = ("", "text")
 
 OPENING = re.compile(r"^```([\w-]*)\s*$")
@@ -60,6 +61,11 @@ TIMINGS = (
     (re.compile(r"(; seed \d+; )\d+(?:\.\d+)?(?:e[+-]\d+)? s$", re.MULTILINE), r"\1<t> s"),
     # the CLI's summary line: "10 cases: 10 passed (...) in 0.09s"
     (re.compile(r"^(\d+ cases?: .*) in \d+\.\d+s$", re.MULTILINE), r"\1 in <t>s"),
+    # the JAX backend's compile-time note: "jax.jit compile time 0.21 s, ... (f 0.043 s, ...)"
+    (
+        re.compile(r"((?:compile time|f|gradient|vmap\(f\)|mode\)) )\d+(?:\.\d+)?(?:e[+-]\d+)? s"),
+        r"\1<t> s",
+    ),
 )
 
 
